@@ -1,0 +1,41 @@
+# The two commands a new machine needs: `make test` and `make demo`. Both create .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench package export lint validate clean
+
+$(STAMP): setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+export: $(STAMP)
+	$(BIN)/python -m customize.build
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/python -m customize.build --check
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m demo $(if $(SERVE),--serve,)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+validate: $(STAMP)
+	$(BIN)/resilient-sdk validate -p . --validate
+
+package: $(STAMP)
+	$(BIN)/resilient-sdk package -p . --validate
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .demo

@@ -1,0 +1,115 @@
+"""App settings: which TAP tenant a function call talks to, read from app.config.
+
+Profiles exist because a SOC often serves several TAP tenants from one SOAR org; a function picks
+one with its optional profile input. Credentials are never inherited between tenants: a profile
+with the default tenant's secret would silently query the wrong tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from resilient_lib import RequestsCommon
+
+from fn_pp_tap_functions.errors import ConfigError, InputError
+from fn_pp_tap_functions.tap.client import TapClient
+
+SECTION = "fn_pp_tap_functions"
+DEFAULT_BASE_URL = "https://tap-api-v2.proofpoint.com"
+PLACEHOLDERS = {"<tap-service-principal>", "<emea-service-principal>", ""}
+INHERITED = ("base_url", "verify", "timeout", "retries", "http_proxy", "https_proxy",
+             "client_auth_cert", "client_auth_key")
+
+
+@dataclass(frozen=True)
+class TapSettings:
+    """One tenant's connection settings, with the secret kept out of repr."""
+
+    profile: str | None
+    section: str
+    base_url: str
+    principal: str
+    secret: str
+    timeout: int
+    retries: int
+    options: Mapping[str, Any]
+
+    def __repr__(self) -> str:  # the secret must never reach a log line
+        return f"TapSettings(profile={self.profile!r}, base_url={self.base_url!r}, principal={self.principal!r})"
+
+
+def section_name(profile: str | None) -> str:
+    profile = (profile or "").strip()
+    return f"{SECTION}:{profile}" if profile else SECTION
+
+
+def _get(section: Mapping[str, Any] | None, key: str) -> Any:
+    if not section:
+        return None
+    value = section.get(key)
+    return value if value not in (None, "") else None
+
+
+def _int(value: Any, name: str, section: str, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"'{name}' in [{section}] must be a whole number, not {value!r}.") from None
+    if not low <= number <= high:
+        raise ConfigError(f"'{name}' in [{section}] must be between {low} and {high}, not {number}.")
+    return number
+
+
+def load_settings(opts: Mapping[str, Any], profile: str | None = None) -> TapSettings:
+    """Resolve the settings for `profile` (None or blank: the default tenant)."""
+    name = section_name(profile)
+    if profile and any(ch in profile for ch in "[]\n\r"):
+        raise InputError(f"Profile {profile!r} is not a valid profile name.")
+    default = opts.get(SECTION) or {}
+    own = opts.get(name)
+    if own is None:
+        if profile:
+            known = sorted(k.split(":", 1)[1] for k in opts if isinstance(k, str) and k.startswith(SECTION + ":"))
+            hint = f" Known profiles: {', '.join(known)}." if known else " No profiles are configured."
+            raise ConfigError(f"No [{name}] section in app.config for profile '{profile}'.{hint}")
+        raise ConfigError(f"No [{SECTION}] section in app.config: run `resilient-circuits config -u` and fill it in.")
+
+    merged: dict[str, Any] = {}
+    if profile:
+        for key in INHERITED:
+            if _get(default, key) is not None:
+                merged[key] = default.get(key)
+    for key in own:
+        if _get(own, key) is not None:
+            merged[key] = own.get(key)  # .get resolves $ENV and ^keyring values
+
+    principal = merged.get("principal")
+    secret = merged.get("secret")
+    if principal is None or str(principal).strip() in PLACEHOLDERS:
+        raise ConfigError(f"'principal' is not set in [{name}]: enter the TAP service principal.")
+    if secret is None or str(secret).startswith("$") or str(secret).startswith("^") or str(secret).strip() == "":
+        raise ConfigError(
+            f"'secret' in [{name}] is empty or names a secret that could not be resolved: set the "
+            "environment variable, App Host secret or keyring entry it refers to.")
+    return TapSettings(
+        profile=profile or None,
+        section=name,
+        base_url=str(merged.get("base_url") or DEFAULT_BASE_URL).rstrip("/"),
+        principal=str(principal).strip(),
+        secret=str(secret),
+        timeout=_int(merged.get("timeout"), "timeout", name, 30, 1, 600),
+        retries=_int(merged.get("retries"), "retries", name, 3, 0, 10),
+        options=merged,
+    )
+
+
+def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient:
+    """A TAP client for one tenant, with app.config proxies, TLS and timeout applied by RequestsCommon."""
+    settings = load_settings(opts, profile)
+    rc = RequestsCommon(opts=opts, function_opts=settings.options)
+    return TapClient(settings.base_url, settings.principal, settings.secret, rc=rc,
+                     timeout=settings.timeout, retries=settings.retries)

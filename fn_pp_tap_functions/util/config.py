@@ -1,0 +1,40 @@
+"""The app.config section that `resilient-circuits config -c/-u` writes for this app.
+
+Every setting is documented where an administrator edits it, because that file is the only
+place most SOAR administrators ever read about an app's settings.
+"""
+
+
+def config_section_data() -> str:
+    """Return the default [fn_pp_tap_functions] section (and a commented second-tenant example)."""
+    return """[fn_pp_tap_functions]
+# Proofpoint TAP API base URL. Change it only for a proxy front or a test stand-in.
+base_url = https://tap-api-v2.proofpoint.com
+# Service principal and secret from the TAP dashboard (Settings > Connected Applications).
+# Keep the secret out of this file: $PP_TAP_SECRET reads an environment variable or an App Host
+# secret, ^pp_tap_secret reads the keyring (see `res-keyring`).
+principal = <tap-service-principal>
+secret = $PP_TAP_SECRET
+# TLS verification of the TAP API: true (default), false (never in production), or the path of a
+# CA bundle (PEM) for a TLS-inspecting proxy.
+verify = true
+# Seconds to wait for one TAP answer, and how many times a 5xx or a timeout is tried again
+# (with exponential back-off) before the function reports TAP unavailable.
+timeout = 30
+retries = 3
+# The address of your TAP dashboard, with your organisation's id, so notes can link to a threat's page:
+# copy it from the browser while logged in to TAP, e.g. https://threatinsight.proofpoint.com/<org-id>
+# (the Threat API does not return it). Empty: notes carry no dashboard link.
+#dashboard_url = https://threatinsight.proofpoint.com/<org-id>
+# Proxies: http_proxy / https_proxy here, or in the [integrations] section for every app.
+# http_proxy = http://proxy.example.com:3128
+# https_proxy = http://proxy.example.com:3128
+
+# A second TAP tenant (for example a subsidiary): add a section named fn_pp_tap_functions:<profile>
+# with the same settings; a function uses it when its "pp_tap_profile" input is <profile>.
+# A profile must set its own principal and secret; its other settings default to those of
+# [fn_pp_tap_functions].
+#[fn_pp_tap_functions:emea]
+#principal = <emea-service-principal>
+#secret = $PP_TAP_SECRET_EMEA
+"""

@@ -1,0 +1,43 @@
+"""`resilient-circuits selftest -l fn-pp-tap-functions`: can this app reach TAP with its credentials?
+
+One call per configured tenant, to the Threat API (it has no published quota), asking about a threat
+id nobody has: TAP answers 404 only after it has accepted the credentials. A People API call would
+prove the same but spends one of its 50 calls a day, so it is never used here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fn_pp_tap_functions.errors import TapAppError
+from fn_pp_tap_functions.settings import SECTION, tap_client
+
+log = logging.getLogger(__name__)
+
+
+def configured_profiles(opts) -> list[str | None]:
+    """The default tenant plus every [fn_pp_tap_functions:NAME] section."""
+    profiles: list[str | None] = [None] if opts.get(SECTION) is not None else []
+    profiles += sorted(k.split(":", 1)[1] for k in opts if isinstance(k, str) and k.startswith(SECTION + ":"))
+    return profiles
+
+
+def selftest_function(opts) -> dict:
+    """Return {"state": "success"|"failure", "reason": ...} naming every tenant that failed and why."""
+    profiles = configured_profiles(opts)
+    if not profiles:
+        return {"state": "failure",
+                "reason": f"No [{SECTION}] section in app.config: run `resilient-circuits config -u`."}
+    problems, good = [], []
+    for profile in profiles:
+        name = f"[{SECTION}:{profile}]" if profile else f"[{SECTION}]"
+        try:
+            client = tap_client(opts, profile)
+            client.check_credentials()
+        except TapAppError as err:
+            problems.append(f"{name}: {err}")
+            continue
+        good.append(f"{name}: Proofpoint TAP at {client.base_url} accepted the credentials")
+    if problems:
+        return {"state": "failure", "reason": " | ".join(problems + good)}
+    return {"state": "success", "reason": "; ".join(good)}

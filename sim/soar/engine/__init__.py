@@ -1,0 +1,42 @@
+"""Workflow, script and rule-condition engine of the SOAR emulator.
+
+The REST/STOMP core owns the data; this package only *decides*: it parses workflow BPMN (refusing
+anything it does not model), evaluates rule conditions, runs scripts in a restricted sandbox and
+walks a linear workflow, talking to the core through the :class:`~sim.soar.engine.host.EngineHost`
+protocol. Every change a script wants is returned as an effect and applied by the host atomically.
+"""
+
+from sim.soar.engine.bpmn import FunctionStep, ScriptStep, WorkflowModel, parse_workflow
+from sim.soar.engine.conditions import rule_matches, validate_rule
+from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, SetArtifactField, SetField, SetRowCell
+from sim.soar.engine.errors import EffectError, EngineError, FunctionFailed, ScriptFailed, UnsupportedWorkflow
+from sim.soar.engine.host import EngineHost
+from sim.soar.engine.runner import WorkflowOutcome, run_workflow
+from sim.soar.engine.scripts import ALLOWED_MODULES, DEFAULT_TIME_LIMIT, ScriptOutcome, run_script
+
+__all__ = [
+    "ALLOWED_MODULES",
+    "DEFAULT_TIME_LIMIT",
+    "AddArtifact",
+    "AddNote",
+    "AddRow",
+    "EffectError",
+    "EngineError",
+    "EngineHost",
+    "FunctionFailed",
+    "FunctionStep",
+    "ScriptFailed",
+    "ScriptOutcome",
+    "ScriptStep",
+    "SetArtifactField",
+    "SetField",
+    "SetRowCell",
+    "UnsupportedWorkflow",
+    "WorkflowModel",
+    "WorkflowOutcome",
+    "parse_workflow",
+    "rule_matches",
+    "run_script",
+    "run_workflow",
+    "validate_rule",
+]

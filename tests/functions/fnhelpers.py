@@ -1,0 +1,56 @@
+"""Shared constants and the call helper of the function tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from resilient_circuits import FunctionResult, SubmitTestFunction
+
+# pytest-resilient-circuits needs SOAR connection settings even with a mock; these are never dialled.
+for key, value in {"TEST_RESILIENT_APPLIANCE": "soar.invalid", "TEST_RESILIENT_ORG": "Test Org",
+                   "TEST_RESILIENT_API_KEY_ID": "test-key", "TEST_RESILIENT_API_KEY_SECRET": "test-secret"}.items():
+    os.environ.setdefault(key, value)
+
+THREAT_ID = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
+UNKNOWN_THREAT_ID = "0" * 63 + "1"
+CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
+UNKNOWN_CAMPAIGN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def app_config(base_url: str) -> str:
+    return f"""
+[fn_pp_tap_functions]
+base_url = {base_url}
+principal = sim-principal
+secret = sim-secret
+timeout = 5
+retries = 1
+dashboard_url = https://threatinsight.proofpoint.com/11111111-2222-3333-4444-555555555555
+
+[fn_pp_tap_functions:badcreds]
+principal = sim-principal
+secret = not-the-secret
+"""
+
+
+class Failed(Exception):
+    """The function failed; str() is the message SOAR would show."""
+
+
+def call(circuits, name: str, inputs: dict, timeout: float = 15):
+    """Run one function through the runtime; return its result envelope or raise Failed(message)."""
+    event = SubmitTestFunction(name, inputs)
+    circuits.manager.fire(event)
+    exception = circuits.watcher.wait("exception", parent=None, timeout=0.5)
+    if exception is not False:
+        raise Failed(str(exception.args[1]))
+    result = circuits.watcher.wait(f"{name}_result", parent=event, timeout=timeout)
+    if result is False:
+        exception = circuits.watcher.wait("exception", parent=None, timeout=timeout)
+        if exception is not False:
+            raise Failed(str(exception.args[1]))
+        raise AssertionError(f"{name} gave no result within {timeout} s")
+    assert isinstance(result.kwargs["result"], FunctionResult)
+    pytest.wait_for(result, "complete", True)
+    return result.kwargs["result"].value
