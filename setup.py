@@ -57,7 +57,7 @@ Proofpoint Targeted Attack Protection (TAP) threat data into well-formed inciden
     entry_points={
         "resilient.circuits.components": [
             # one entry point per component file, so adding a component needs no edit here
-            "{}FunctionComponent = fn_pp_tap_functions.components.{}:FunctionComponent".format(snake_to_camel(get_module_name(filename)), get_module_name(filename)) for filename in glob.glob("./fn_pp_tap_functions/components/[a-zA-Z]*.py")
+            "{}FunctionComponent = fn_pp_tap_functions.components.{}:FunctionComponent".format(snake_to_camel(get_module_name(filename)), get_module_name(filename)) for filename in glob.glob("./fn_pp_tap_functions/components/[a-zA-Z]*.py")  # noqa: E501, UP032 (one line: resilient-sdk parses it)
         ],
         "resilient.circuits.configsection": ["gen_config = fn_pp_tap_functions.util.config:config_section_data"],
         "resilient.circuits.customize": ["customize = fn_pp_tap_functions.util.customize:customization_data"],

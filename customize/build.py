@@ -182,7 +182,8 @@ def workflow_xml(wf: dict, functions: dict, inputs_by_name: dict, scripts: dict)
 
     description = escape(wf.get("description", ""))
     return ('<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-            'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:omgdc="http://www.omg.org/spec/DD/20100524/DC" '
+            'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+            'xmlns:omgdc="http://www.omg.org/spec/DD/20100524/DC" '
             'xmlns:omgdi="http://www.omg.org/spec/DD/20100524/DI" xmlns:resilient="http://resilient.ibm.com/bpmn" '
             'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             'targetNamespace="http://www.camunda.org/test">'
