@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -305,6 +306,17 @@ def test_infinite_loop_stopped_by_time_limit(host, ctx) -> None:
 def test_time_limit_not_swallowed_by_bare_except(host, ctx) -> None:
     why = fails(host, ctx, "while True:\n  try:\n    while True:\n      pass\n  except:\n    pass", time_limit=0.3)
     assert "time limit" in why
+    # the script's thread is really gone: a spinning leftover would eat a core of the emulator
+    deadline = time.monotonic() + 2
+    while any(t.name.startswith("soar-script") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("soar-script")]
+
+
+def test_recursion_and_for_loops_are_time_limited(host, ctx) -> None:
+    assert "time limit" in fails(host, ctx, "def f(n):\n  try:\n    return f(n + 1)\n  except:\n    return f(0)\nf(0)",
+                                 time_limit=0.3)
+    assert "time limit" in fails(host, ctx, "for i in iter(int, 1):\n  pass", time_limit=0.3)
 
 
 def test_sleep_capped_by_time_limit(host, ctx) -> None:

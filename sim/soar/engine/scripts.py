@@ -107,6 +107,7 @@ _SAFE_BUILTINS = (
 # Names the rewritten code uses; not valid identifiers, so script text can never mention them.
 _GETATTR = "%getattr"
 _WRITE = "%write"
+_CHECK = "%check"  # called at every loop iteration, function entry and except handler: time limit
 _FILENAME = "<soar-script>"
 
 
@@ -803,6 +804,33 @@ class _Checker(ast.NodeTransformer):
     def visit_Match(self, node: ast.Match) -> ast.AST:
         return self._refuse_node(node, "match statements")
 
+    @staticmethod
+    def _checked(body: list[ast.stmt]) -> list[ast.stmt]:
+        """Prefix a block with the time-limit check, so a pure-Python loop cannot outlive its limit
+        and a bare ``except:`` that swallowed the timeout raises it again at once."""
+        check = ast.Expr(value=ast.Call(func=ast.Name(id=_CHECK, ctx=ast.Load()), args=[], keywords=[]))
+        return [check, *body]
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        self.generic_visit(node)
+        node.body = self._checked(node.body)
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        self.generic_visit(node)
+        node.body = self._checked(node.body)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        self.generic_visit(node)
+        node.body = self._checked(node.body)
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        self.generic_visit(node)
+        node.body = self._checked(node.body)
+        return node
+
     def visit_Global(self, node: ast.Global) -> ast.AST:
         for name in node.names:
             if name.startswith("__"):
@@ -948,6 +976,7 @@ def run_script(
         "__name__": "soar_script",
         _GETATTR: sandbox.getattr,
         _WRITE: sandbox.write,
+        _CHECK: state.check,
         "incident": _IncidentProxy(state, incident_data, owned=True),
         "rule": _Namespace(properties=_wrap(dict(rule_properties))),
         "helper": _make_helper(state),
