@@ -60,6 +60,23 @@ class SoarError(TapAppError):
     """Base for problems talking to SOAR itself; the SOAR-side modules add subclasses."""
 
 
+class SoarRequestError(SoarError):
+    """SOAR refused or failed a REST call; ``status`` is its HTTP status (None when it never answered)."""
+
+    def __init__(self, message: str, *, status: int | None = None, what: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.what = what
+
+
+class SoarConflictError(SoarError):
+    """Someone else changed the same incident fields first (SOAR's old_value check failed)."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 # --------------------------------------------------------------------------------------------------- TAP
 
 

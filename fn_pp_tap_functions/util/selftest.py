@@ -1,4 +1,4 @@
-"""`resilient-circuits selftest -l fn-pp-tap-functions`: can this app reach TAP with its credentials?
+"""`resilient-circuits selftest -l fn_pp_tap_functions`: can this app reach TAP with its credentials?
 
 One call per configured tenant, to the Threat API (it has no published quota), asking about a threat
 id nobody has: TAP answers 404 only after it has accepted the credentials. A People API call would

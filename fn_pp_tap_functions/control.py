@@ -1,0 +1,194 @@
+"""The ingestion control incident: where ingestion keeps its state inside SOAR.
+
+Ingestion must survive restarts, container moves and several app instances, yet the app is stateless.
+So its state lives on one SOAR incident, recognised by the field ``pp_tap_control`` = ``ingestion``:
+
+* ``pp_tap_ingest_cursor``: where the next run continues (ISO-8601, UTC);
+* ``pp_tap_ingest_lease``: who is running now and until when (JSON); taken and renewed with SOAR's
+  old_value check, so two overlapping runs can never both work on one window;
+* ``pp_tap_ingest_budget``: SIEM calls made per quota pool per hour over the last 24 hours (JSON), so
+  a catch-up after an outage stays inside TAP's rolling 1,800-a-day limits;
+* the data table ``pp_tap_ingest_runs``: one row per run (the run log).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fn_pp_tap_functions.errors import SoarConflictError
+from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
+
+CONTROL_FIELD = "pp_tap_control"
+CONTROL_VALUE = "ingestion"
+CURSOR_FIELD = "pp_tap_ingest_cursor"
+LEASE_FIELD = "pp_tap_ingest_lease"
+BUDGET_FIELD = "pp_tap_ingest_budget"
+RUNS_TABLE = "pp_tap_ingest_runs"
+CONTROL_NAME = "Proofpoint TAP: ingestion control"
+CONTROL_DESCRIPTION = (
+    "<p>This incident is the control point of Proofpoint TAP ingestion. Do not close it.</p>"
+    "<ul><li>The menu item <b>Proofpoint TAP: Ingest events</b> on it runs one ingestion; its workflow's "
+    "pre-processing script holds the filters, grouping, template and owner rules.</li>"
+    "<li>The data table <b>Proofpoint TAP ingestion runs</b> has one row per run.</li>"
+    "<li>The fields <i>pp_tap_ingest_cursor</i> (where the next run continues; set it back to replay), "
+    "<i>pp_tap_ingest_lease</i> and <i>pp_tap_ingest_budget</i> are the app's bookkeeping.</li></ul>"
+)
+
+
+def props(incident: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(incident.get("properties") or {})
+
+
+def find_control(cases: SoarCases) -> dict | None:
+    """The oldest open control incident (duplicates from a creation race are ignored, see ensure_control)."""
+    found = cases.find_by_values(CONTROL_FIELD, [CONTROL_VALUE],
+                                 extra=[{"field_name": "plan_status", "method": "equals", "value": "A"}])
+    candidates = sorted(found.get(CONTROL_VALUE, []), key=lambda i: int(i["id"]))
+    return candidates[0] if candidates else None
+
+
+def ensure_control(cases: SoarCases, *, now: datetime) -> dict:
+    """Find the control incident, creating it when missing.
+
+    Two app instances may both find none and both create one; afterwards both pick the oldest, so they
+    still share one cursor and one lease (the younger duplicate stays unused and says so in its name).
+    """
+    existing = find_control(cases)
+    if existing is not None:
+        return existing
+    cases.create_incident({
+        "name": CONTROL_NAME,
+        "description": {"format": "html", "content": CONTROL_DESCRIPTION},
+        "discovered_date": int(now.timestamp() * 1000),
+        "plan_status": "A",
+        "properties": {CONTROL_FIELD: CONTROL_VALUE},
+    })
+    control = find_control(cases)
+    assert control is not None, "the control incident just created is not found"
+    return control
+
+
+# ---------------------------------------------------------------------------------------------- lease
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    until: datetime
+
+    def text(self) -> str:
+        return json.dumps({"holder": self.holder, "until": format_tap_time(self.until)}, sort_keys=True)
+
+    @classmethod
+    def parse(cls, text: object) -> Lease | None:
+        if not text:
+            return None
+        try:
+            data = json.loads(str(text))
+            until = parse_tap_time(data.get("until"))
+        except (ValueError, AttributeError):
+            return None  # unreadable: treat as free (it can only be our own field)
+        if until is None or not data.get("holder"):
+            return None
+        return cls(str(data["holder"]), until)
+
+
+class LeaseBusy(Exception):
+    """Another run holds the lease; the message says until when."""
+
+
+def acquire_lease(cases: SoarCases, control: Mapping[str, Any], holder: str, *, now: datetime,
+                  ttl: timedelta) -> dict:
+    """Take the lease (old_value check) and return the control incident as it now is; LeaseBusy if held."""
+    current_text = props(control).get(LEASE_FIELD)
+    current = Lease.parse(current_text)
+    if current is not None and current.holder != holder and current.until > now:
+        raise LeaseBusy(f"another ingestion run ({current.holder[:8]}) holds the lease until "
+                        f"{format_tap_time(current.until)}")
+    mine = Lease(holder, now + ttl).text()
+    try:
+        cases.patch_incident(control, {f"properties.{LEASE_FIELD}": mine},
+                             expected={f"properties.{LEASE_FIELD}": current_text})
+    except SoarConflictError:
+        raise LeaseBusy("another ingestion run took the lease at the same moment") from None
+    return cases.get_incident(int(control["id"]))
+
+
+def save_progress(cases: SoarCases, control: Mapping[str, Any], holder: str, changes: Mapping[str, Any],
+                  *, now: datetime, ttl: timedelta) -> dict:
+    """Write cursor/budget and renew the lease in one PATCH that fails if the lease is no longer ours."""
+    lease_text = props(control).get(LEASE_FIELD)
+    lease = Lease.parse(lease_text)
+    if lease is None or lease.holder != holder:
+        raise SoarConflictError("This run no longer holds the ingestion lease; it stops without saving.",
+                                fields=(LEASE_FIELD,))
+    all_changes = {f"properties.{name}": value for name, value in changes.items()}
+    all_changes[f"properties.{LEASE_FIELD}"] = Lease(holder, now + ttl).text()
+    cases.patch_incident(control, all_changes, expected={f"properties.{LEASE_FIELD}": lease_text})
+    return cases.get_incident(int(control["id"]))
+
+
+def release_lease(cases: SoarCases, control: Mapping[str, Any], holder: str) -> None:
+    lease_text = props(control).get(LEASE_FIELD)
+    lease = Lease.parse(lease_text)
+    if lease is None or lease.holder != holder:
+        return
+    try:
+        cases.patch_incident(control, {f"properties.{LEASE_FIELD}": ""},
+                             expected={f"properties.{LEASE_FIELD}": lease_text})
+    except SoarConflictError:
+        pass  # someone else's now: nothing of ours to release
+
+
+# ---------------------------------------------------------------------------------------------- cursor
+
+def read_cursor(control: Mapping[str, Any]) -> datetime | None:
+    return parse_tap_time(props(control).get(CURSOR_FIELD))
+
+
+# ---------------------------------------------------------------------------------------------- budget
+
+HOUR = 3600
+
+
+@dataclass
+class Budget:
+    """SIEM calls per pool per hour bucket over the last 24 h, as recorded by this app's runs."""
+
+    used: dict[str, dict[int, int]]
+
+    @classmethod
+    def parse(cls, text: object, *, now: datetime) -> Budget:
+        try:
+            raw = json.loads(str(text)) if text else {}
+        except ValueError:
+            raw = {}
+        floor = int(now.timestamp()) // HOUR - 23
+        used: dict[str, dict[int, int]] = {}
+        for pool, buckets in (raw.items() if isinstance(raw, dict) else []):
+            kept = {int(h): int(n) for h, n in (buckets or {}).items() if int(h) >= floor}
+            if kept:
+                used[pool] = kept
+        return cls(used)
+
+    def used_24h(self, pool: str) -> int:
+        return sum(self.used.get(pool, {}).values())
+
+    def add(self, calls: Mapping[str, int], *, now: datetime) -> None:
+        hour = int(now.timestamp()) // HOUR
+        for pool, count in calls.items():
+            if count:
+                bucket = self.used.setdefault(pool, {})
+                bucket[hour] = bucket.get(hour, 0) + count
+
+    def text(self) -> str:
+        return json.dumps({p: {str(h): n for h, n in sorted(b.items())} for p, b in sorted(self.used.items())},
+                          sort_keys=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

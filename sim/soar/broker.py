@@ -1,0 +1,688 @@
+"""STOMP 1.2 over TLS: the message broker SOAR runs (ActiveMQ) as far as apps see it, and the
+dispatcher that puts function invocations on message destinations and collects the replies.
+
+Protocol as the runtime (stomp.py 8.2, ``resilient_circuits.stomp_component``) speaks it:
+
+* ``CONNECT`` (or ``STOMP``) with ``accept-version`` containing 1.2, ``login`` = API key id,
+  ``passcode`` = secret; a wrong key answers ``ERROR`` and closes. ``CONNECTED`` carries
+  ``version:1.2`` and the negotiated ``heart-beat``: for the runtime's ``0,15000`` the broker answers
+  ``15000,0`` and sends an EOL at least every 15 s. EOLs from the client are tolerated anywhere.
+* ``SUBSCRIBE`` to ``actions.{org_id}.{destination}`` with ``ack: client-individual`` (the only ack mode
+  SOAR's destinations are used with; others are refused) and ``activemq.prefetchSize`` (honoured: no
+  more unacknowledged messages than that per subscription). Subscribing to a destination that does not
+  exist, or whose ``api_keys`` do not list this key, answers ``ERROR`` "User ... is not authorized to
+  read from queue://..." (the phrase ``resilient-circuits selftest`` looks for) and closes; the app must
+  be given access to the destination, which ``resilient-circuits customize`` does after an import.
+* Each invocation goes to ONE subscriber, round-robin over the subscriptions that have room.
+  Unacknowledged messages of a connection that goes away are redelivered (``redelivered: true``).
+  ``NACK`` redelivers; after 6 deliveries the invocation fails.
+* Header values are escaped (``\\\\``, ``\\n``, ``\\r``, ``\\c``) on every frame but ``CONNECTED``.
+* A frame with a ``receipt`` header gets a ``RECEIPT``; ``DISCONNECT`` is answered then closed.
+* ``SEND`` to the ``reply-to`` destination (``/queue/acks.{org}.{dest}``) carries the app's replies,
+  matched by ``correlation-id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+LOG = logging.getLogger("sim.soar.stomp")
+
+MAX_DELIVERIES = 6
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", ":": "\\c"}
+_UNESCAPES = {"\\\\": "\\", "\\n": "\n", "\\r": "\r", "\\c": ":"}
+
+
+class StompProtocolError(Exception):
+    pass
+
+
+def escape(value: str) -> str:
+    return "".join(_ESCAPES.get(ch, ch) for ch in value)
+
+
+def unescape(value: str) -> str:
+    out = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\":
+            pair = value[i:i + 2]
+            if pair not in _UNESCAPES:
+                raise StompProtocolError(f"invalid escape sequence {pair!r} in header")
+            out.append(_UNESCAPES[pair])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def encode_frame(command: str, headers: dict[str, Any], body: bytes = b"") -> bytes:
+    lines = [command]
+    raw = command in ("CONNECTED", "CONNECT", "STOMP")
+    if body and "content-length" not in headers:
+        headers = dict(headers, **{"content-length": str(len(body))})
+    for key, value in headers.items():
+        if value is None:
+            continue
+        key, value = str(key), str(value)
+        lines.append(f"{key}:{value}" if raw else f"{escape(key)}:{escape(value)}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8") + body + b"\x00"
+
+
+@dataclass
+class Frame:
+    command: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+class FrameParser:
+    """Incremental STOMP frame parser (EOL heart-beats between frames are skipped)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self.buf.extend(data)
+        frames = []
+        while True:
+            while self.buf[:1] in (b"\n", b"\r"):
+                if self.buf[:2] == b"\r\n" or self.buf[:1] == b"\n":
+                    del self.buf[:2 if self.buf[:2] == b"\r\n" else 1]
+                elif len(self.buf) == 1:
+                    return frames
+                else:
+                    raise StompProtocolError("stray carriage return")
+            end = self.buf.find(b"\n\n")
+            end_crlf = self.buf.find(b"\r\n\r\n")
+            if end < 0 and end_crlf < 0:
+                if len(self.buf) > 1 << 20:
+                    raise StompProtocolError("frame header too large")
+                return frames
+            if end_crlf >= 0 and (end < 0 or end_crlf < end):
+                head, body_start = bytes(self.buf[:end_crlf]), end_crlf + 4
+            else:
+                head, body_start = bytes(self.buf[:end]), end + 2
+            lines = head.decode("utf-8").replace("\r\n", "\n").split("\n")
+            command = lines[0]
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                if ":" not in line:
+                    raise StompProtocolError(f"malformed header line {line!r}")
+                k, v = line.split(":", 1)
+                if command not in ("CONNECT", "STOMP"):
+                    k, v = unescape(k), unescape(v)
+                headers.setdefault(k, v)  # the first occurrence wins (STOMP 1.2)
+            if "content-length" in headers:
+                try:
+                    length = int(headers["content-length"])
+                except ValueError:
+                    raise StompProtocolError("invalid content-length") from None
+                if len(self.buf) < body_start + length + 1:
+                    return frames
+                body = bytes(self.buf[body_start:body_start + length])
+                if self.buf[body_start + length:body_start + length + 1] != b"\x00":
+                    raise StompProtocolError("frame body not terminated by NUL")
+                del self.buf[:body_start + length + 1]
+            else:
+                nul = self.buf.find(b"\x00", body_start)
+                if nul < 0:
+                    return frames
+                body = bytes(self.buf[body_start:nul])
+                del self.buf[:nul + 1]
+            frames.append(Frame(command, headers, body))
+
+
+@dataclass
+class Message:
+    queue: str
+    headers: dict[str, str]
+    body: bytes
+    message_id: str
+    on_delivered: Callable[[], None] | None = None
+    on_dead: Callable[[str], None] | None = None
+    deliveries: int = 0
+    withdrawn: bool = False
+
+
+@dataclass
+class Subscription:
+    conn: Connection
+    sub_id: str
+    destination: str
+    prefetch: int
+    unacked: dict[str, Message] = field(default_factory=dict)
+
+
+class Connection:
+    """One client connection, owned by one thread: it alone reads and writes the TLS socket (an SSL
+    object must not be used by two threads at once); other threads queue bytes and wake it."""
+
+    def __init__(self, broker: Broker, sock: Any, peer: Any) -> None:
+        self.broker = broker
+        self.sock = sock
+        self.session = f"ID:soar-emulator-{uuid.uuid4().hex[:12]}"
+        self.connected = False
+        self.login: str | None = None
+        self.subs: dict[str, Subscription] = {}
+        self.heartbeat_out_ms = 0
+        self.closed = False
+        self.closing = False
+        self.outq: deque[bytes] = deque()
+        self.replies: deque[tuple[dict[str, str], bytes]] = deque()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+
+    def send(self, command: str, headers: dict[str, Any], body: bytes = b"") -> None:
+        if self.closed:
+            raise ConnectionError("connection closed")
+        self.send_raw(encode_frame(command, headers, body))
+
+    def send_raw(self, data: bytes) -> None:
+        self.outq.append(data)
+        try:
+            self.wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def error(self, message: str, detail: str = "", receipt: str | None = None) -> None:
+        """Send an ERROR frame; the connection is closed once it is written (STOMP 1.2)."""
+        headers = {"message": message, "content-type": "text/plain"}
+        if receipt:
+            headers["receipt-id"] = receipt
+        if not self.closed:
+            self.send("ERROR", headers, (detail or message).encode("utf-8"))
+        self.closing = True
+
+    def run(self) -> None:
+        parser = FrameParser()
+        last_out = time.monotonic()
+        try:
+            self.sock.settimeout(10)
+            self.sock.do_handshake()
+            self.sock.settimeout(0.0)
+            while not self.closed:
+                if self.outq:
+                    # blocking writes (bounded) from this thread only; reads are non-blocking
+                    self.sock.settimeout(10)
+                    try:
+                        while self.outq:
+                            self.sock.sendall(self.outq.popleft())
+                    finally:
+                        self.sock.settimeout(0.0)
+                    last_out = time.monotonic()
+                if self.closing:
+                    break
+                if self.heartbeat_out_ms and time.monotonic() - last_out > self.heartbeat_out_ms / 2000:
+                    self.send_raw(b"\n")
+                    continue
+                # Always try to read first: TLS records that arrived with the handshake (a client that sends
+                # CONNECT at once) sit in OpenSSL's buffer where select() cannot see them.
+                try:
+                    data = self.sock.recv(65536)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    data = None
+                except ssl.SSLWantWriteError:
+                    data = None
+                if data == b"":
+                    LOG.debug("stomp connection %s: closed by the client", self.peer)
+                    break
+                if data is None:
+                    ready, _, _ = select.select([self.sock, self.wake_r], [], [], 0.5)
+                    if self.wake_r in ready:
+                        try:
+                            while self.wake_r.recv(4096):
+                                pass
+                        except (BlockingIOError, OSError):
+                            pass
+                    continue
+                if not data:
+                    continue
+                try:
+                    frames = parser.feed(data)
+                except (StompProtocolError, UnicodeDecodeError) as exc:
+                    with self.broker.lock:
+                        self.error("Protocol error", str(exc))
+                    continue
+                for frame in frames:
+                    with self.broker.lock:
+                        self.broker.frames_seen[frame.command] = self.broker.frames_seen.get(frame.command, 0) + 1
+                        self.broker.on_frame(self, frame)
+                    while self.replies:
+                        headers, body = self.replies.popleft()
+                        try:
+                            self.broker.on_reply(headers, body)
+                        except Exception as exc:
+                            LOG.error("reply handling failed: %s", exc)
+                    if self.closing:
+                        break
+        except (OSError, ssl.SSLError) as exc:
+            LOG.debug("stomp connection %s ended: %r", self.peer, exc)
+        except Exception:  # never let one client break the broker
+            LOG.exception("stomp connection %s failed", self.peer)
+        finally:
+            try:
+                self.sock.settimeout(2)
+                while self.outq and not self.closed:
+                    self.sock.sendall(self.outq.popleft())
+            except OSError:
+                pass
+            self.close()
+
+    def close(self) -> None:
+        with self.broker.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.broker.drop_connection(self)
+        for s in (self.sock, self.wake_r, self.wake_w):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class Broker:
+    """A threaded STOMP broker: an accept thread and one thread per connection; all broker state is
+    guarded by ``lock``."""
+
+    def __init__(self, *, ssl_context: Any, host: str, port: int, org_id: int,
+                 authenticate: Callable[[str | None, str | None], bool],
+                 authorize_read: Callable[[str], bool],
+                 on_reply: Callable[[dict[str, str], bytes], None]) -> None:
+        self.ssl_context = ssl_context
+        self.host = host
+        self.port = port
+        self.org_id = org_id
+        self.authenticate = authenticate
+        self.authorize_read = authorize_read
+        self.on_reply = on_reply
+        self.lock = threading.RLock()
+        self.listener: socket.socket | None = None
+        self.thread: threading.Thread | None = None
+        self.running = False
+        self.queues: dict[str, deque[Message]] = {}
+        self.subscriptions: dict[str, list[Subscription]] = {}
+        self.rr: dict[str, int] = {}
+        self.connections: set[Connection] = set()
+        self.subscribe_log: list[dict] = []
+        self.frames_seen: dict[str, int] = {}
+        self._msg_seq = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((self.host, self.port))
+        self.listener.listen(64)
+        self.listener.settimeout(0.5)
+        self.port = self.listener.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._accept_loop, name="soar-stomp-accept", daemon=True)
+        self.thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self.listener is not None
+        while self.running:
+            try:
+                raw, peer = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            try:
+                sock = self.ssl_context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+            except (OSError, ssl.SSLError):
+                raw.close()
+                continue
+            conn = Connection(self, sock, peer)
+            with self.lock:
+                self.connections.add(conn)
+            threading.Thread(target=conn.run, name=f"soar-stomp-{conn.peer}", daemon=True).start()
+
+    def stop(self) -> None:
+        self.running = False
+        if self.listener is not None:
+            try:
+                self.listener.close()
+            except OSError:
+                pass
+        with self.lock:
+            conns = list(self.connections)
+        for conn in conns:
+            conn.closing = True
+            conn.send_raw(b"")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(not c.closed for c in conns):
+            time.sleep(0.02)
+        if self.thread:
+            self.thread.join(3)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.lock:
+            return fn(*args)
+
+    # -- frames (called with the lock held) -----------------------------------------------------------
+    def on_frame(self, conn: Connection, frame: Frame) -> None:
+        cmd, h = frame.command, frame.headers
+        if cmd in ("CONNECT", "STOMP"):
+            versions = [v.strip() for v in h.get("accept-version", "1.0").split(",")]
+            if "1.2" not in versions:
+                conn.error("Supported protocol versions are 1.2", "This broker speaks STOMP 1.2 only")
+                return
+            if not self.authenticate(h.get("login"), h.get("passcode")):
+                conn.error(f"User name [{h.get('login')}] or password is invalid.",
+                           "Authentication failed: unknown API key or wrong secret")
+                return
+            try:
+                _cx, cy = (int(x) for x in h.get("heart-beat", "0,0").split(","))
+            except ValueError:
+                conn.error("Invalid heart-beat header", h.get("heart-beat", ""))
+                return
+            conn.heartbeat_out_ms = cy
+            conn.connected = True
+            conn.login = h.get("login")
+            conn.send("CONNECTED", {"version": "1.2", "session": conn.session, "server": "SOAR-emulator/51.0",
+                                    "heart-beat": f"{cy},0"})
+            return
+        if not conn.connected:
+            conn.error("Not connected", f"{cmd} before CONNECT")
+            return
+        receipt = h.get("receipt")
+        if cmd == "SUBSCRIBE":
+            dest, sub_id = h.get("destination"), h.get("id")
+            if not dest or sub_id is None:
+                conn.error("SUBSCRIBE needs 'destination' and 'id'", receipt=receipt)
+                return
+            queue = dest[len("/queue/"):] if dest.startswith("/queue/") else dest
+            ack = h.get("ack", "auto")
+            self.subscribe_log.append({"destination": dest, "id": sub_id, "ack": ack, "login": conn.login,
+                                       "headers": dict(h), "time": time.time()})
+            prefix = f"actions.{self.org_id}."
+            if not queue.startswith(prefix) or not self.authorize_read(queue[len(prefix):]):
+                text = f"User {conn.login} is not authorized to read from queue://{queue}"
+                conn.error(text, text, receipt=receipt)
+                return
+            if ack != "client-individual":
+                conn.error(f"ack mode '{ack}' is not supported for queue://{queue}: use client-individual",
+                           receipt=receipt)
+                return
+            if sub_id in conn.subs:
+                conn.error(f"Duplicate subscription id '{sub_id}'", receipt=receipt)
+                return
+            try:
+                prefetch = int(h.get("activemq.prefetchSize", "1000"))
+            except ValueError:
+                prefetch = 1000
+            sub = Subscription(conn, sub_id, queue, max(prefetch, 1))
+            conn.subs[sub_id] = sub
+            self.subscriptions.setdefault(queue, []).append(sub)
+            self._receipt(conn, receipt)
+            self._pump(queue)
+        elif cmd == "UNSUBSCRIBE":
+            sub = conn.subs.pop(h.get("id", ""), None)
+            if sub is None:
+                conn.error(f"No subscription '{h.get('id')}'", receipt=receipt)
+                return
+            self._remove_subscription(sub)
+            self._receipt(conn, receipt)
+        elif cmd in ("ACK", "NACK"):
+            ack_id = h.get("id")
+            found = None
+            for sub in conn.subs.values():
+                if ack_id in sub.unacked:
+                    found = (sub, sub.unacked.pop(ack_id))
+                    break
+            if found is None:
+                conn.error(f"Unknown ack id '{ack_id}'", receipt=receipt)
+                return
+            sub, msg = found
+            if cmd == "NACK":
+                self._requeue(msg, front=False)
+            self._receipt(conn, receipt)
+            self._pump(sub.destination)
+        elif cmd == "SEND":
+            dest = h.get("destination", "")
+            queue = dest[len("/queue/"):] if dest.startswith("/queue/") else dest
+            if queue.startswith(f"acks.{self.org_id}."):
+                conn.replies.append((dict(h), frame.body))  # handled outside the broker lock
+                self._receipt(conn, receipt)
+            else:
+                conn.error(f"User {conn.login} is not authorized to write to queue://{queue}", receipt=receipt)
+        elif cmd == "DISCONNECT":
+            self._receipt(conn, receipt)
+            conn.closing = True
+        elif cmd in ("BEGIN", "COMMIT", "ABORT"):
+            conn.error("Transactions are not supported by the SOAR emulator", receipt=receipt)
+        else:
+            conn.error(f"Unknown command '{cmd}'", receipt=receipt)
+
+    @staticmethod
+    def _receipt(conn: Connection, receipt: str | None) -> None:
+        if receipt:
+            conn.send("RECEIPT", {"receipt-id": receipt})
+
+    def _remove_subscription(self, sub: Subscription) -> None:
+        subs = self.subscriptions.get(sub.destination, [])
+        if sub in subs:
+            subs.remove(sub)
+        for msg in reversed(list(sub.unacked.values())):
+            self._requeue(msg, front=True)
+        sub.unacked.clear()
+        self._pump(sub.destination)
+
+    def drop_connection(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        for sub in list(conn.subs.values()):
+            self._remove_subscription(sub)
+        conn.subs.clear()
+
+    def _requeue(self, msg: Message, front: bool) -> None:
+        if msg.withdrawn:
+            return
+        if msg.deliveries >= MAX_DELIVERIES:
+            if msg.on_dead:
+                msg.on_dead(f"the message was delivered {msg.deliveries} times and never acknowledged")
+            return
+        q = self.queues.setdefault(msg.queue, deque())
+        if front:
+            q.appendleft(msg)
+        else:
+            q.append(msg)
+
+    def _pump(self, queue: str) -> None:
+        q = self.queues.get(queue)
+        while q:
+            subs = [s for s in self.subscriptions.get(queue, []) if not s.conn.closed and not s.conn.closing
+                    and len(s.unacked) < s.prefetch]
+            if not subs:
+                return
+            idx = self.rr.get(queue, 0) % len(subs)
+            self.rr[queue] = idx + 1
+            sub = subs[idx]
+            msg = q.popleft()
+            if msg.withdrawn:
+                continue
+            msg.deliveries += 1
+            ack_id = f"{msg.message_id}:{msg.deliveries}"
+            headers = {"message-id": msg.message_id, "destination": f"/queue/{queue}",
+                       "subscription": sub.sub_id, "ack": ack_id}
+            headers.update(msg.headers)
+            if msg.deliveries > 1:
+                headers["redelivered"] = "true"
+            try:
+                sub.conn.send("MESSAGE", headers, msg.body)
+            except Exception:
+                msg.deliveries -= 1
+                q.appendleft(msg)
+                return
+            sub.unacked[ack_id] = msg
+            if msg.on_delivered:
+                msg.on_delivered()
+
+    # -- API used from other threads -------------------------------------------------------------------
+    def enqueue(self, queue: str, headers: dict[str, str], body: bytes, *,
+                on_delivered: Callable[[], None] | None = None,
+                on_dead: Callable[[str], None] | None = None) -> Message:
+        def do() -> Message:
+            self._msg_seq += 1
+            msg = Message(queue=queue, headers=headers, body=body,
+                          message_id=f"ID:soar-emulator-{self.port}-1:1:1:1:{self._msg_seq}",
+                          on_delivered=on_delivered, on_dead=on_dead)
+            self.queues.setdefault(queue, deque()).append(msg)
+            self._pump(queue)
+            return msg
+        return self.call(do)
+
+    def withdraw(self, msg: Message) -> bool:
+        """Take an undelivered message back; False if a subscriber already has it."""
+        def do() -> bool:
+            q = self.queues.get(msg.queue)
+            if q and msg in q:
+                q.remove(msg)
+                msg.withdrawn = True
+                return True
+            msg.withdrawn = True  # if it comes back (redelivery), drop it
+            return False
+        return self.call(do)
+
+    def status(self) -> dict:
+        def do() -> dict:
+            return {"port": self.port, "connections": len(self.connections),
+                    "subscriptions": {q: len(s) for q, s in self.subscriptions.items() if s},
+                    "queued": {q: len(m) for q, m in self.queues.items() if m},
+                    "unacked": sum(len(s.unacked) for subs in self.subscriptions.values() for s in subs),
+                    "subscribe_log": list(self.subscribe_log), "frames": dict(self.frames_seen)}
+        return self.call(do)
+
+    def subscriber_count(self, queue: str) -> int:
+        return self.call(lambda: len([s for s in self.subscriptions.get(queue, []) if not s.conn.closed]))
+
+
+class _Invocation:
+    def __init__(self, correlation_id: str, destination: str, on_status: Callable[[str], None] | None) -> None:
+        self.correlation_id = correlation_id
+        self.destination = destination
+        self.on_status = on_status
+        self.delivered = threading.Event()
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: str | None = None
+        self.statuses: list[str] = []
+
+
+class Dispatcher:
+    """Puts invocations on destinations and turns the replies into results or failures.
+
+    * No subscriber picks the message up within ``no_subscriber_timeout`` seconds: the message is taken
+      back and the call fails with "no app subscribed to <destination>".
+    * No final reply within ``timeout`` seconds (rule ``timeout_seconds`` is 86400 in SOAR; the emulator
+      bounds it): the call fails with a timeout message.
+    * Reply ``message_type`` 1 fails the call with the app's message; a ``complete: true`` reply
+      completes it with its ``results`` (the v2 envelope, or None when the function returned nothing).
+    """
+
+    def __init__(self, broker: Broker, org_id: int, no_subscriber_timeout: float = 30.0) -> None:
+        self.broker = broker
+        self.org_id = org_id
+        self.no_subscriber_timeout = no_subscriber_timeout
+        self.pending: dict[str, _Invocation] = {}
+        self.replies: list[dict] = []
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def shutdown(self) -> None:
+        """Fail every invocation still waiting (the emulator is stopping)."""
+        with self.lock:
+            self.closed = True
+            pending = list(self.pending.values())
+        for inv in pending:
+            inv.error = "the SOAR emulator stopped before the app answered"
+            inv.done.set()
+
+    def _headers(self, dest: str, correlation_id: str, payload: str) -> dict[str, str]:
+        return {"reply-to": f"/queue/acks.{self.org_id}.{dest}", "correlation-id": correlation_id,
+                "Co3MessagePayload": payload, "Co3ContentType": "application/json",
+                "Co3ContextToken": uuid.uuid4().hex, "content-type": "application/json", "persistent": "true",
+                "priority": "4", "expires": "0", "timestamp": str(int(time.time() * 1000))}
+
+    def invoke(self, dest: str, message: dict, *, on_status: Callable[[str], None] | None = None,
+               timeout: float = 600.0) -> Any:
+        from sim.soar.engine import FunctionFailed
+
+        corr = str(uuid.uuid4())
+        inv = _Invocation(corr, dest, on_status)
+        with self.lock:
+            if self.closed:
+                raise FunctionFailed("the SOAR emulator is stopping")
+            self.pending[corr] = inv
+
+        def dead(reason: str) -> None:
+            inv.error = reason
+            inv.done.set()
+        body = json.dumps(message).encode("utf-8")
+        msg = self.broker.enqueue(f"actions.{self.org_id}.{dest}", self._headers(dest, corr, "FunctionDataDTO"),
+                                  body, on_delivered=inv.delivered.set, on_dead=dead)
+        start = time.monotonic()
+        try:
+            while not inv.done.wait(0.05):
+                elapsed = time.monotonic() - start
+                if not inv.delivered.is_set() and elapsed > self.no_subscriber_timeout:
+                    if self.broker.withdraw(msg):
+                        raise FunctionFailed(f"no app subscribed to {dest}: the invocation waited "
+                                             f"{self.no_subscriber_timeout:g} s on actions.{self.org_id}.{dest}")
+                if elapsed > timeout:
+                    self.broker.withdraw(msg)
+                    raise FunctionFailed(f"function timed out after {timeout:g} s waiting for the app on {dest}")
+            if inv.error is not None:
+                raise FunctionFailed(inv.error)
+            return inv.result
+        finally:
+            with self.lock:
+                self.pending.pop(corr, None)
+
+    def send_action(self, dest: str, message: dict) -> None:
+        """A rule's message-destination action (ActionDataDTO); replies are recorded, not awaited."""
+        corr = str(uuid.uuid4())
+        self.broker.enqueue(f"actions.{self.org_id}.{dest}", self._headers(dest, corr, "ActionDataDTO"),
+                            json.dumps(message).encode("utf-8"))
+
+    def handle_reply(self, headers: dict[str, str], body: bytes) -> None:
+        corr = headers.get("correlation-id")
+        try:
+            reply = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            reply = {"message_type": 1, "message": "unreadable reply", "complete": True}
+        self.replies.append({"correlation_id": corr, "reply": reply, "time": time.time()})
+        with self.lock:
+            inv = self.pending.get(corr or "")
+        if inv is None:
+            return
+        message = reply.get("message")
+        if reply.get("message_type") == 1:
+            inv.error = message or "the app reported an error"
+            inv.done.set()
+        elif reply.get("complete"):
+            inv.result = reply.get("results")
+            if inv.on_status and message:
+                inv.on_status(message)
+            inv.done.set()
+        else:
+            inv.statuses.append(message)
+            if inv.on_status and message is not None:
+                inv.on_status(message)

@@ -1,0 +1,168 @@
+"""The whole emulator in one object: certificate, state, core, STOMP broker, REST/UI server."""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import tempfile
+import threading
+from typing import Any
+
+from sim.soar import builtins, certs
+from sim.soar.broker import Broker, Dispatcher
+from sim.soar.core import Soar
+from sim.soar.importer import Importer
+from sim.soar.rest import RestApi, make_server
+from sim.soar.store import Store
+
+LOG = logging.getLogger("sim.soar")
+
+
+class Emulator:
+    """An emulated SOAR server: HTTPS REST + STOMP over TLS on loopback.
+
+    ``state_path``: a SQLite file to keep state across restarts (None: memory only).
+    ``cert_dir``: where the CA/server certificate and key are written (default: a fresh temp dir).
+    ``no_subscriber_timeout``: how long an invocation waits for an app to subscribe before failing.
+    ``function_timeout``: how long an invocation waits for the app's final reply.
+    """
+
+    def __init__(self, state_path: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 stomp_port: int = 0, org_name: str = builtins.DEFAULT_ORG_NAME, principals_file: str | None = None,
+                 cert_dir: str | None = None, no_subscriber_timeout: float = 30.0, function_timeout: float = 600.0,
+                 api_key_id: str | None = None, api_key_secret: str | None = None) -> None:
+        self.host = host
+        self.state_path = state_path
+        self._req_port = port
+        self._req_stomp_port = stomp_port
+        self._tmp = None
+        if cert_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="soar-emulator-")
+            cert_dir = self._tmp.name
+        self.cert_dir = cert_dir
+        self.store = Store(state_path)
+        self.soar = Soar(self.store, org_name=org_name, principals=builtins.load_principals(principals_file),
+                         api_key_id=api_key_id, api_key_secret=api_key_secret)
+        self.soar.function_timeout = function_timeout
+        self.importer = Importer(self.soar)
+        self.no_subscriber_timeout = no_subscriber_timeout
+        self.broker: Broker | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.httpd = None
+        self._http_thread: threading.Thread | None = None
+        self.files: certs.CertFiles | None = None
+        self.port = 0
+        self.stomp_port = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        self.files = certs.generate(self.cert_dir, self.host)
+        ctx = self.files.server_context()
+        self.broker = Broker(ssl_context=ctx, host=self.host, port=self._req_stomp_port, org_id=self.soar.org_id,
+                             authenticate=self.soar.check_api_key, authorize_read=self.soar.destination_authorized,
+                             on_reply=lambda h, b: self.dispatcher.handle_reply(h, b))
+        self.dispatcher = Dispatcher(self.broker, self.soar.org_id, self.no_subscriber_timeout)
+        self.soar.dispatcher = self.dispatcher
+        self.broker.start()
+        self.stomp_port = self.broker.port
+        self.api = RestApi(self)
+        self.httpd = make_server(self.api, self.host, self._req_port, ctx)
+        self.port = self.httpd.server_address[1]
+        self._http_thread = threading.Thread(target=self.httpd.serve_forever, name="soar-rest", daemon=True)
+        self._http_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.shutdown()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        self.soar.close()
+        self.store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- facts -----------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def org_name(self) -> str:
+        return self.soar.org_name
+
+    @property
+    def org_id(self) -> int:
+        return self.soar.org_id
+
+    @property
+    def api_key_id(self) -> str:
+        return self.soar.api_key["id"]
+
+    @property
+    def api_key_secret(self) -> str:
+        return self.soar.api_key["secret"]
+
+    @property
+    def cafile(self) -> str:
+        assert self.files is not None, "start() the emulator first"
+        return self.files.ca_path
+
+    def resilient_section(self) -> dict[str, str]:
+        return {"host": self.host, "port": str(self.port), "org": self.org_name, "api_key_id": self.api_key_id,
+                "api_key_secret": self.api_key_secret, "stomp_port": str(self.stomp_port), "cafile": self.cafile,
+                "num_workers": "10"}
+
+    def write_app_config(self, path: str, extra_sections: str = "", **resilient_overrides: str) -> str:
+        """Write (or update) ``path`` with a complete ``[resilient]`` section for this emulator; other
+        sections already in the file are kept, ``extra_sections`` (ini text) is merged in."""
+        parser = configparser.ConfigParser(interpolation=None)
+        if os.path.exists(path):
+            parser.read(path, encoding="utf-8")
+        if extra_sections:
+            parser.read_string(extra_sections)
+        if not parser.has_section("resilient"):
+            parser.add_section("resilient")
+        for key, value in {**self.resilient_section(), **resilient_overrides}.items():
+            parser.set("resilient", key, value)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            parser.write(fh)
+        return path
+
+    # -- conveniences for tests -------------------------------------------------------------------------
+    def invoke_function(self, name: str, inputs: dict | None = None, *, incident_id: int | None = None,
+                        timeout: float | None = None) -> Any:
+        """Invoke a function directly (not possible on a real SOAR, where a workflow or playbook does it):
+        returns the result envelope or raises ``FunctionFailed``."""
+        from sim.soar.host import call_function
+
+        context = {"incident_id": incident_id, "artifact_id": None, "workflow_instance_id": None,
+                   "workflow": None}
+        return call_function(self.soar, name, inputs or {}, context, timeout=timeout)
+
+    def import_export(self, export: dict, *, grant_api_key: bool = True) -> dict:
+        """What ``resilient-circuits customize -y`` does: POST the import, PUT it ACCEPTED, then give this
+        API key access to the imported message destinations."""
+        result = self.importer.create(export)
+        result = self.importer.update(result["id"], {"status": "ACCEPTED"})
+        if grant_api_key:
+            for dest in export.get("message_destinations") or []:
+                d = self.soar.destination(dest["programmatic_name"])
+                if d is not None:
+                    self.soar.update_destination(d["id"], {"api_keys": list(d["api_keys"]) +
+                                                           [self.soar.api_key["handle"]]})
+        return result

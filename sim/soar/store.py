@@ -1,0 +1,84 @@
+"""The emulator's state: JSON documents by kind and id, plus counters.
+
+Without a path everything lives in memory. With a path every write goes through to a SQLite file
+(``docs(kind, id, body)`` and ``meta(key, value)``), so incidents, notes, artifacts, rows, imports,
+registrations, workflow instances and the id counters survive a restart. The caller (the core) holds
+its own lock around every read-modify-write; the store has a lock only for its SQLite connection.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+
+class Store:
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self._docs: dict[str, dict[str, dict]] = {}
+        self._meta: dict[str, object] = {}
+        self._db: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()
+        if path:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS docs (kind TEXT NOT NULL, id TEXT NOT NULL, "
+                             "body TEXT NOT NULL, PRIMARY KEY (kind, id))")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for kind, doc_id, body in self._db.execute("SELECT kind, id, body FROM docs"):
+                self._docs.setdefault(kind, {})[doc_id] = json.loads(body)
+            for key, value in self._db.execute("SELECT key, value FROM meta"):
+                self._meta[key] = json.loads(value)
+
+    # -- documents -------------------------------------------------------------------------------
+    def get(self, kind: str, doc_id: object) -> dict | None:
+        doc = self._docs.get(kind, {}).get(str(doc_id))
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def peek(self, kind: str, doc_id: object) -> dict | None:
+        """The stored document itself (no copy): read-only use under the core's lock."""
+        return self._docs.get(kind, {}).get(str(doc_id))
+
+    def values(self, kind: str) -> Iterator[dict]:
+        """Stored documents of a kind (no copies): read-only use under the core's lock."""
+        return iter(list(self._docs.get(kind, {}).values()))
+
+    def put(self, kind: str, doc_id: object, doc: dict) -> None:
+        stored = copy.deepcopy(doc)
+        self._docs.setdefault(kind, {})[str(doc_id)] = stored
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute("INSERT OR REPLACE INTO docs (kind, id, body) VALUES (?, ?, ?)",
+                                 (kind, str(doc_id), json.dumps(stored)))
+
+    def delete(self, kind: str, doc_id: object) -> bool:
+        existed = self._docs.get(kind, {}).pop(str(doc_id), None) is not None
+        if existed and self._db is not None:
+            with self._db_lock:
+                self._db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, str(doc_id)))
+        return existed
+
+    # -- meta and counters -----------------------------------------------------------------------
+    def meta(self, key: str, default: object = None) -> object:
+        return copy.deepcopy(self._meta.get(key, default))
+
+    def set_meta(self, key: str, value: object) -> None:
+        self._meta[key] = copy.deepcopy(value)
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                 (key, json.dumps(value)))
+
+    def next_id(self, counter: str, start: int = 1) -> int:
+        value = int(self._meta.get("seq:" + counter, start - 1)) + 1
+        self.set_meta("seq:" + counter, value)
+        return value
+
+    def close(self) -> None:
+        if self._db is not None:
+            with self._db_lock:
+                self._db.close()
+            self._db = None

@@ -1,0 +1,126 @@
+"""The whole local stack: SOAR emulator + TAP simulator + the real resilient-circuits runtime.
+
+Used by the end-to-end tests and by `make demo`. The two stand-ins run in this process (threads); the
+app runs as IBM ships it: `resilient-circuits customize`, `selftest` and `run` as subprocesses with
+their own app.config, APP_LOCK_FILE and HOME, talking HTTPS/STOMP-over-TLS to the emulator and HTTP to
+the simulator. Nothing here imports the app: the stack knows it only by its package name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sim.soar.harness import EmulatorClient, SoarEmulator, runtime_env, start_runtime, stop_process
+from sim.tap import TapSimulator
+
+APP = "fn_pp_tap_functions"
+DESTINATION = "fn_pp_tap_functions"
+
+
+class Stack:
+    """Start with `start()` (or as a context manager); `soar` is an EmulatorClient, `tap` the simulator."""
+
+    def __init__(self, workdir: str | None = None, *, scenario: Any = None, app_settings: str = "",
+                 tap_kwargs: dict | None = None, instances: int = 1) -> None:
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="pp-tap-stack-")
+        self.workdir = Path(workdir or self._tmp.name)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.scenario = scenario
+        self.app_settings = app_settings
+        self.tap_kwargs = tap_kwargs or {}
+        self.instances = instances
+        self.emulator: SoarEmulator | None = None
+        self.tap: TapSimulator | None = None
+        self.runtimes: list[subprocess.Popen] = []
+        self.app_config = str(self.workdir / "app.config")
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def start(self, *, run: bool = True) -> Stack:
+        self.emulator = SoarEmulator()
+        self.emulator.start()
+        self.tap = TapSimulator(self.scenario, **self.tap_kwargs)
+        self.tap.start()
+        self.emulator.write_app_config(self.app_config, self.app_section())
+        self.customize()
+        if run:
+            self.start_runtimes()
+        return self
+
+    def app_section(self) -> str:
+        return (f"[{APP}]\nbase_url = {self.tap.base_url}\nprincipal = sim-principal\nsecret = sim-secret\n"
+                f"timeout = 10\nretries = 1\n"
+                f"dashboard_url = https://threatinsight.proofpoint.com/5e1a3c42-0000-4000-8000-00000000c0de\n"
+                f"{self.app_settings}\n")
+
+    def command(self, *args: str, timeout: float = 180, name: str = "cmd") -> subprocess.CompletedProcess:
+        """Run one `resilient-circuits` sub-command to completion with this stack's app.config."""
+        workdir = self.workdir / name
+        (workdir / "logs").mkdir(parents=True, exist_ok=True)
+        binary = os.path.join(os.path.dirname(os.path.abspath(os.sys.executable)), "resilient-circuits")
+        return subprocess.run([binary, *args], env=runtime_env(self.app_config, str(workdir)), cwd=workdir,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def customize(self) -> None:
+        result = self.command("customize", "-y", "-l", APP, name="customize")
+        if result.returncode != 0:
+            raise RuntimeError(f"resilient-circuits customize failed ({result.returncode}):\n"
+                               f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+    def start_runtimes(self, count: int | None = None, timeout: float = 90) -> None:
+        for _index in range(count or self.instances):
+            workdir = self.workdir / f"runtime{len(self.runtimes)}"
+            workdir.mkdir(exist_ok=True)
+            self.runtimes.append(start_runtime(self.app_config, str(workdir), "run"))
+        self.soar.wait_for_subscription(DESTINATION, timeout=timeout, count=len(self.runtimes))
+
+    def stop_runtimes(self) -> None:
+        for proc in self.runtimes:
+            stop_process(proc)
+        self.runtimes = []
+
+    def stop(self) -> None:
+        self.stop_runtimes()
+        if self.tap is not None:
+            self.tap.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    @property
+    def soar(self) -> EmulatorClient:
+        return self.emulator.client()
+
+    def runtime_log(self, index: int = 0) -> str:
+        path = self.workdir / f"runtime{index}" / "runtime.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def invoke_rule(self, rule: str, incident_id: int, *, artifact_id: int | None = None,
+                    properties: dict | None = None, timeout: float = 120) -> dict:
+        """Run a menu-item rule as a user would and wait for its workflow; returns the newest instance."""
+        soar = self.soar
+        before = {i["workflow_instance_id"] for i in soar.workflow_instances(incident_id)}
+        body = {"action_id": soar.rule_id(rule), "properties": properties or {}}
+        path = f"/incidents/{incident_id}" + (f"/artifacts/{artifact_id}" if artifact_id else "")
+        soar.post(path + "/action_invocations", body, expect=(200, 204))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = [i for i in soar.workflow_instances(incident_id) if i["workflow_instance_id"] not in before]
+            if new and all(i["status"] != "running" for i in new):
+                return max(new, key=lambda i: i["workflow_instance_id"])
+            time.sleep(0.2)
+        raise TimeoutError(f"rule {rule!r} on incident {incident_id} did not finish in {timeout} s")

@@ -1,0 +1,8 @@
+"""Shared factories for the ingestion tests: raw TAP-shaped events normalised by the real code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
