@@ -7,8 +7,11 @@ as resilient-circuits' FunctionError, whose text SOAR shows exactly as given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from resilient_circuits import FunctionError
 
@@ -23,4 +26,43 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except TapAppError as err:
-        raise FunctionError(str(err)) from err
+        raise FunctionError(str(err), trace=False) from err
+
+
+def plain_inputs(fn_inputs: Any) -> dict[str, Any]:
+    """Function inputs as plain values: SOAR sends textarea inputs as {"format", "content"}."""
+    values = fn_inputs._asdict() if hasattr(fn_inputs, "_asdict") else dict(fn_inputs)
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, Mapping) and "content" in value:
+            value = value.get("content")
+        out[name] = value
+    return out
+
+
+_DONE = object()
+
+
+def with_progress(work: Callable[[Callable[[str], None]], Any]) -> Iterator[str | tuple]:
+    """Run `work(progress)` in a thread; yield each progress text as it comes, then ("result", value).
+
+    A long run (an ingestion catching up after an outage) reports its progress as SOAR status messages
+    while it works; the generator re-raises the work's exception in the caller's thread.
+    """
+    messages: queue.Queue = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(messages.put)
+        except BaseException as err:  # handed to the caller's thread below
+            outcome["error"] = err
+        finally:
+            messages.put(_DONE)
+
+    threading.Thread(target=target, name="pp-tap-work", daemon=True).start()
+    while (item := messages.get()) is not _DONE:
+        yield item
+    if "error" in outcome:
+        raise outcome["error"]
+    yield ("result", outcome.get("value"))

@@ -20,7 +20,8 @@ SECTION = "fn_pp_tap_functions"
 DEFAULT_BASE_URL = "https://tap-api-v2.proofpoint.com"
 PLACEHOLDERS = {"<tap-service-principal>", "<emea-service-principal>", ""}
 INHERITED = ("base_url", "verify", "timeout", "retries", "http_proxy", "https_proxy",
-             "client_auth_cert", "client_auth_key")
+             "client_auth_cert", "client_auth_key", "ingest_max_windows_per_run", "ingest_overlap_minutes",
+             "ingest_lease_minutes", "siem_daily_budget", "incident_template_path")
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,33 @@ def load_settings(opts: Mapping[str, Any], profile: str | None = None) -> TapSet
         retries=_int(merged.get("retries"), "retries", name, 3, 0, 10),
         options=merged,
     )
+
+
+def _read_template_file(path: str | None, section: str) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as err:
+        raise ConfigError(f"'incident_template_path' in [{section}] names {path!r}, which cannot be read "
+                          f"({err.strerror}): fix the path or remove the setting.") from None
+
+
+def ingest_settings(opts: Mapping[str, Any], profile: str | None = None):
+    """Operational limits of ingestion (not the SOC's decisions, which come from the workflow)."""
+    from fn_pp_tap_functions.ingestion import IngestSettings  # ingestion imports settings' neighbours
+
+    settings = load_settings(opts, profile)
+    o, name = settings.options, settings.section
+    path = o.get("incident_template_path") or None
+    return IngestSettings(
+        max_windows_per_run=_int(o.get("ingest_max_windows_per_run"), "ingest_max_windows_per_run", name, 24, 1, 168),
+        overlap_minutes=_int(o.get("ingest_overlap_minutes"), "ingest_overlap_minutes", name, 30, 0, 120),
+        lease_minutes=_int(o.get("ingest_lease_minutes"), "ingest_lease_minutes", name, 15, 1, 240),
+        siem_daily_budget=_int(o.get("siem_daily_budget"), "siem_daily_budget", name, 1500, 1, 1800),
+        incident_template_path=path,
+    ), _read_template_file(path, name)
 
 
 def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from resilient import Patch
-from resilient.co3 import PatchConflictException
+from resilient.co3 import PatchConflictException, SimpleHTTPException
 from resilient.co3base import BasicHTTPException
 
 from fn_pp_tap_functions.errors import SoarConflictError, SoarRequestError
@@ -58,7 +58,7 @@ class SoarCases:
                 return self.client.put(uri, payload, skip_retry=NO_RETRY, **kwargs)
             if method == "DELETE":
                 return self.client.delete(uri, skip_retry=NO_RETRY)
-        except BasicHTTPException as err:
+        except (BasicHTTPException, SimpleHTTPException) as err:
             status, text = _reason(err)
             raise SoarRequestError(f"SOAR refused to {what} (HTTP {status}): {text}", status=status,
                                    what=what) from None
@@ -130,7 +130,7 @@ class SoarCases:
             raise SoarConflictError(
                 f"Incident {incident['id']} was changed by someone else ({', '.join(fields) or 'fields'}) "
                 "while this function worked on it; nothing was overwritten.", fields=fields) from None
-        except BasicHTTPException as err:
+        except (BasicHTTPException, SimpleHTTPException) as err:
             status, text = _reason(err)
             raise SoarRequestError(f"SOAR refused to update incident {incident['id']} (HTTP {status}): {text}",
                                    status=status, what="update an incident") from None

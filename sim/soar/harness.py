@@ -130,9 +130,9 @@ class SoarEmulator(Emulator):
                 "api_key_secret": self.api_key_secret, "cafile": self.cafile}
 
     def add_fault(self, method: str, path_regex: str, status: int | None = None, times: int | None = None,
-                  hang_seconds: float = 0) -> dict:
+                  hang_seconds: float = 0, after: int = 0) -> dict:
         return self.api.faults.add({"method": method, "path_regex": path_regex, "status": status, "times": times,
-                                    "hang_seconds": hang_seconds})
+                                    "hang_seconds": hang_seconds, "after": after})
 
     def clear_faults(self) -> None:
         self.api.faults.clear()

@@ -29,10 +29,11 @@ LOG = logging.getLogger("sim.soar.rest")
 
 
 class Faults:
-    """Injected failures: ``{"method", "path_regex", "status", "times", "hang_seconds", "body"}``.
+    """Injected failures: ``{"method", "path_regex", "status", "times", "after", "hang_seconds", "body"}``.
 
     A matching request first waits ``hang_seconds`` (if any), then answers ``status`` with a SOAR-shaped
-    error body (if a status is given) or is processed normally; ``times`` bounds how often the fault
+    error body (if a status is given) or is processed normally; ``after`` lets that many matching
+    requests through first (a failure on the 37th of 100 creates), ``times`` bounds how often the fault
     fires (omitted or null: always)."""
 
     def __init__(self) -> None:
@@ -51,7 +52,8 @@ class Faults:
             raise bad_request("'status' must be an HTTP status code")
         fault = {"id": len(self.items) + 1, "method": (spec.get("method") or "*").upper(),
                  "path_regex": spec["path_regex"], "status": status, "times": spec.get("times"),
-                 "hang_seconds": float(spec.get("hang_seconds") or 0), "body": spec.get("body"), "fired": 0}
+                 "hang_seconds": float(spec.get("hang_seconds") or 0), "body": spec.get("body"), "fired": 0,
+                 "after": int(spec.get("after") or 0), "passed": 0}
         with self.lock:
             self.items.append(fault)
         return fault
@@ -68,6 +70,9 @@ class Faults:
                 if not re.search(fault["path_regex"], path):
                     continue
                 if fault["times"] is not None and fault["fired"] >= fault["times"]:
+                    continue
+                if fault["passed"] < fault["after"]:
+                    fault["passed"] += 1
                     continue
                 fault["fired"] += 1
                 return dict(fault)

@@ -66,6 +66,7 @@ def test_unknown_threat_fails_the_workflow_with_a_clear_message_and_no_note(stac
     run = stack.invoke_rule("Proofpoint TAP: Get threat", incident_id, artifact_id=artifact_id)
     assert run["status"] == "terminated"
     assert f"{UNKNOWN_THREAT_ID} not found in TAP" in run["terminate_reason"]
+    assert "Traceback" not in run["terminate_reason"]
     assert notes_of(stack, incident_id) == []
 
 

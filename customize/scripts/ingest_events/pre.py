@@ -1,0 +1,54 @@
+# Proofpoint TAP ingestion: the SOC's decisions. This script runs before every ingestion run.
+# Edit the values below; a blank value ("") means the default given in the comment.
+# Every bad value stops the run with a message that names the input and the allowed values.
+
+# The ingestion control incident (this incident). Leave as is.
+inputs.pp_tap_incident_id = incident.id
+
+# Which TAP events become incidents. messagesDelivered, messagesBlocked, clicksPermitted,
+# clicksBlocked; or "issues" (TAP's /issues) or "all". Default: messagesDelivered, clicksPermitted
+# (what got through), so blocked messages and blocked clicks create nothing.
+inputs.pp_tap_event_types = "messagesDelivered, clicksPermitted"
+
+# Threat statuses: active, cleared, falsePositive. Default: active.
+inputs.pp_tap_threat_statuses = "active"
+
+# Threat types: url, attachment, messageText. Default (blank): all.
+inputs.pp_tap_threat_types = ""
+
+# Classifications: malware, phish, spam, impostor, toad. Default (blank): all.
+inputs.pp_tap_classifications = ""
+
+# Minimum scores for messages, e.g. "phishScore>=50, malwareScore>=80" (any listed score suffices;
+# clicks have no scores). Default (blank): none.
+inputs.pp_tap_min_scores = ""
+
+# Recipient and sender patterns (comma separated, * wildcards, case-insensitive); excludes win.
+inputs.pp_tap_recipient_include = ""
+inputs.pp_tap_recipient_exclude = ""
+inputs.pp_tap_sender_include = ""
+inputs.pp_tap_sender_exclude = ""
+
+# One incident per: threat (default), campaign (threat when there is no campaign) or message.
+inputs.pp_tap_group_by = "threat"
+
+# When the incident of a threat is closed and the threat shows up again:
+# new (default: a new incident), reopen, or note (add to the closed incident and say so).
+inputs.pp_tap_closed_policy = "new"
+
+# How far back the first run reads, in hours (1 to 168). Later runs continue from the cursor.
+inputs.pp_tap_lookback_hours = 24
+
+# Incident template (JSON). Blank: the file named by incident_template_path in app.config, else the
+# template shipped with the app. See the README for the keys and an example.
+inputs.pp_tap_incident_template = ""
+
+# Owner and member rules, one per line, first match wins. Conditions: classification, event_type,
+# threat_type, recipient_domain; "default" matches everything. Names are SOAR users (e-mail) or groups.
+# Example:
+#   classification=malware -> owner: "SOC Tier 2"; members: analyst1@example.com
+#   default -> owner: "SOC Tier 1"
+inputs.pp_tap_owner_rules = ""
+
+# A second TAP tenant: the name of its [fn_pp_tap_functions:NAME] section in app.config.
+inputs.pp_tap_profile = None
