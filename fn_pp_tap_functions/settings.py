@@ -135,6 +135,20 @@ def ingest_settings(opts: Mapping[str, Any], profile: str | None = None):
     ), _read_template_file(path, name)
 
 
+def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1) -> float:
+    """A scheduler interval (or delay) from [fn_pp_tap_functions]; 0 (or unset) means off."""
+    raw = (opts.get(SECTION) or {}).get(key)
+    if raw in (None, ""):
+        return 0.0
+    try:
+        minutes = float(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"'{key}' in [{SECTION}] must be a number of minutes (0 = off), not {raw!r}.") from None
+    if minutes < 0 or (0 < minutes < low):
+        raise ConfigError(f"'{key}' in [{SECTION}] must be 0 (off) or at least {low:g}, not {raw!r}.")
+    return minutes
+
+
 def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient:
     """A TAP client for one tenant, with app.config proxies, TLS and timeout applied by RequestsCommon."""
     settings = load_settings(opts, profile)

@@ -169,6 +169,18 @@ class SoarCases:
         return self._do(f"add a row to table {table} of incident {incident_id}", "POST",
                         f"/incidents/{int(incident_id)}/table_data/{table}/row_data?handle_format=names", body)
 
+    # ------------------------------------------------------------------------------------- rules
+
+    def rule_ids(self) -> dict[str, int]:
+        """Rule (action) names to ids, to run a menu-item rule as a user would."""
+        result = self._do("list rules", "GET", "/actions") or {}
+        return {r.get("name"): r.get("id") for r in result.get("entities", [])}
+
+    def invoke_rule(self, incident_id: int, rule_id: int, properties: Mapping[str, Any] | None = None) -> None:
+        self._do(f"run rule {rule_id} on incident {incident_id}", "POST",
+                 f"/incidents/{int(incident_id)}/action_invocations",
+                 {"action_id": rule_id, "properties": dict(properties or {})})
+
     # ------------------------------------------------------------------------------------- people
 
     def principals(self) -> tuple[set[str], set[str]]:

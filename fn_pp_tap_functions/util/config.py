@@ -30,6 +30,27 @@ retries = 3
 # http_proxy = http://proxy.example.com:3128
 # https_proxy = http://proxy.example.com:3128
 
+# ---- Ingestion (the function pp_tap_ingest_events). The SOC's decisions (filters, grouping,
+# template, owners) are in the workflow "Proofpoint TAP: Ingest events"; these are operating limits.
+# Built-in scheduler: run "Proofpoint TAP: Ingest events" on the control incident every N minutes
+# (0 = off, e.g. when IBM's Scheduler app runs it instead). Every run costs at least one SIEM call per
+# quota pool: 5 minutes is a good interval; siem_daily_budget below stops runs that would overspend.
+ingest_interval_minutes = 0
+# Seconds after start-up before the scheduler's first run (default 20).
+#scheduler_initial_delay_seconds = 20
+# At most this many SIEM windows (of up to 1 hour) per run, so a catch-up after an outage is spread
+# over several runs.
+ingest_max_windows_per_run = 24
+# Each run re-reads this many minutes before its cursor: TAP indexes some events up to ~30 minutes late.
+ingest_overlap_minutes = 30
+# A run holds the control incident's lease this long (renewed after every window).
+ingest_lease_minutes = 15
+# SIEM calls this app may make per 24 hours in each TAP quota pool (TAP allows 1,800; keep room for
+# other tools and analysts using the same credentials).
+siem_daily_budget = 1500
+# An incident template file (JSON) used when the workflow's pp_tap_incident_template input is blank.
+#incident_template_path = /etc/rescircuits/pp_tap_incident_template.json
+
 # A second TAP tenant (for example a subsidiary): add a section named fn_pp_tap_functions:<profile>
 # with the same settings; a function uses it when its "pp_tap_profile" input is <profile>.
 # A profile must set its own principal and secret; its other settings default to those of
