@@ -1,0 +1,178 @@
+"""`make demo`: the whole product on a laptop, against the embedded stand-ins.
+
+It starts the SOAR emulator and the TAP simulator (default scenario: a day of mixed TAP traffic),
+imports the app's customizations with `resilient-circuits customize`, proves the credentials with
+`resilient-circuits selftest`, starts `resilient-circuits run`, and then plays a SOC's day through the
+rules, printing a timeline of what an analyst would see. `--serve` keeps the SOAR view open afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import resilient
+
+from fn_pp_tap_functions.control import ensure_control, utcnow
+from fn_pp_tap_functions.soar_cases import SoarCases
+from sim.stack import APP, Stack
+
+CLICKED_THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
+CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
+START = time.monotonic()
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("p", "li", "br", "tr"):
+            self.parts.append("\n" + ("  - " if tag == "li" else ""))
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def text_of(html: str) -> str:
+    parser = _Text()
+    parser.feed(html or "")
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def say(what: str, detail: str = "") -> None:
+    stamp = f"[{time.monotonic() - START:6.1f}s]"
+    print(f"{stamp} {what}")
+    for line in detail.splitlines():
+        print(f"{'':9} {line}")
+    sys.stdout.flush()
+
+
+def notes(stack: Stack, incident_id: int) -> list[str]:
+    out = []
+    for note in stack.soar.get(f"/incidents/{incident_id}/comments"):
+        text = note["text"] if isinstance(note["text"], str) else note["text"].get("content", "")
+        out.append(text_of(text))
+    return out
+
+
+def tap_incidents(stack: Stack) -> list[dict]:
+    body = {"filters": [{"conditions": [{"field_name": "properties.pp_tap_group_key", "method": "has_a_value"}]}],
+            "start": 0, "length": 1000, "sorts": [{"field_name": "id", "type": "asc"}]}
+    return stack.soar.post("/incidents/query_paged?return_level=full&handle_format=names", body)["data"]
+
+
+def artifact_id(stack: Stack, incident_id: int, type_name: str) -> int | None:
+    for artifact in stack.soar.get(f"/incidents/{incident_id}/artifacts?handle_format=names"):
+        name = artifact["type"] if isinstance(artifact["type"], str) else artifact["type"].get("name")
+        if name == type_name:
+            return artifact["id"]
+    return None
+
+
+def ingest(stack: Stack, control: dict) -> dict:
+    run = stack.invoke_rule("Proofpoint TAP: Ingest events", control["id"], timeout=300)
+    if run["status"] != "completed":
+        raise SystemExit(f"ingestion failed: {run.get('terminate_reason')}")
+    return run["function_calls"][-1]["result"]["content"]
+
+
+def summary_line(inc: dict) -> str:
+    props = inc["properties"]
+    return (f"#{inc['id']} {inc['name'][:90]}\n    severity {inc.get('severity_code')}, owner "
+            f"{inc.get('owner_id') or '-'}, {props.get('pp_tap_recipients_count')} recipient(s), "
+            f"events: {props.get('pp_tap_event_types')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", action="store_true", help="keep the stack and its HTML view up until Ctrl-C")
+    args = parser.parse_args(argv)
+
+    say("Starting the SOAR emulator and the Proofpoint TAP simulator (default scenario)")
+    stack = Stack(app_settings="ingest_max_windows_per_run = 30\n")
+    try:
+        stack.start(run=False)
+        say(f"SOAR emulator {stack.emulator.base_url} · TAP simulator {stack.tap.base_url}")
+        export = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / APP / "util" / "data"
+                             / "export.res").read_text(encoding="utf-8"))
+        say("resilient-circuits customize: imported "
+            f"{len(export['functions'])} functions, {len(export['workflows'])} workflows, "
+            f"{len(export['actions'])} rules, {len(export['types'])} data tables")
+        selftest = stack.command("selftest", "-l", APP, name="selftest")
+        verdict = "passed" if selftest.returncode == 0 else f"FAILED ({selftest.returncode})"
+        say(f"resilient-circuits selftest {verdict}")
+        stack.start_runtimes()
+        say("resilient-circuits run: the app is subscribed to its message destination over STOMP/TLS")
+
+        cases = SoarCases(resilient.get_client(stack.emulator.app_opts()))
+        control = ensure_control(cases, now=utcnow())
+        say(f"Ingestion control incident #{control['id']} ready; running 'Proofpoint TAP: Ingest events'")
+        result = ingest(stack, control)
+        dropped = ", ".join(f"{k} {v}" for k, v in result["dropped"].items() if v) or "none"
+        say(f"Ingestion read {result['events_read']} events in {result['windows_done']} windows "
+            f"({result['tap_calls_total']} TAP calls), kept {result['kept']}, dropped {dropped}: "
+            f"{result['created']} incidents created, {result['updated']} updated",
+            "Blocked messages and blocked clicks were never fetched: the workflow asks for delivered "
+            "messages and permitted clicks only.")
+        incidents = tap_incidents(stack)
+        say(f"{len(incidents)} incidents, one per threat:", "\n".join(summary_line(i) for i in incidents))
+
+        target = next(i for i in incidents if i["properties"]["pp_tap_group_key"] == f"threat:{CLICKED_THREAT}")
+        rows = stack.soar.get(f"/incidents/{target['id']}/table_data/pp_tap_events")["rows"]
+        table = "\n".join(f"{r['cells']['pp_tap_event_type']['value']:<18} {r['cells']['pp_tap_recipient']['value']}"
+                          for r in rows)
+        say(f"Analyst opens #{target['id']}: its 'Proofpoint TAP events' table and its note",
+            table + "\n" + "\n".join(notes(stack, target["id"])))
+        art = artifact_id(stack, target["id"], "Proofpoint TAP Threat ID")
+        stack.invoke_rule("Proofpoint TAP: Get threat", target["id"], artifact_id=art)
+        say("Menu item 'Proofpoint TAP: Get threat' on the threat ID artifact wrote:", notes(stack, target["id"])[-1])
+        soar = stack.soar
+        created = soar.post(f"/incidents/{target['id']}/artifacts", {"type": "Proofpoint TAP Campaign ID",
+                                                                     "value": CAMPAIGN_ID})
+        campaign_art = (created[0] if isinstance(created, list) else created)["id"]
+        stack.invoke_rule("Proofpoint TAP: Get campaign", target["id"], artifact_id=campaign_art)
+        say("Menu item 'Proofpoint TAP: Get campaign' wrote:", notes(stack, target["id"])[-1])
+
+        say("TAP reports the same phish delivered to one more person; the next run adds it to the same incident")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        stack.tap.add_events([{"type": "messagesDelivered", "event": {
+            "id": "demo-late-1", "GUID": "demo-guid-1", "QID": "demo-q1",
+            "messageID": "<demo-1@invoice-portal.example>",
+            "messageTime": "now-6m", "sender": "ap-notify@invoice-portal.example", "senderIP": "203.0.113.41",
+            "recipient": ["new.hire@northwind.example"], "toAddresses": ["new.hire@northwind.example"],
+            "subject": "Remittance advice 8841 - payment released", "spamScore": 10, "phishScore": 100,
+            "malwareScore": 0, "impostorScore": 0.0, "messageParts": [], "threatsInfoMap": [{
+                "threatID": CLICKED_THREAT, "threatStatus": "active", "classification": "phish",
+                "threatTime": "now-20h10m", "threatType": "url",
+                "threat": "https://docs-share.invoice-portal.example/v/8841-remit"}]}}])
+        result = ingest(stack, control)
+        say(f"Second run: {result['created']} created, {result['updated']} updated (at {now})",
+            notes(stack, target["id"])[-1])
+        runs = soar.get(f"/incidents/{control['id']}/table_data/pp_tap_ingest_runs")["rows"]
+        say("Run log on the control incident:", "\n".join(
+            f"{r['cells']['pp_tap_run_status']['value']}: {r['cells']['pp_tap_run_events_read']['value']} read, "
+            f"{r['cells']['pp_tap_run_created']['value']} created, {r['cells']['pp_tap_run_updated']['value']} "
+            f"updated, {r['cells']['pp_tap_run_tap_calls']['value']} TAP calls" for r in runs))
+        say(f"See it all in the SOAR view: {stack.emulator.base_url}/ui/")
+        if args.serve:
+            say("Serving until Ctrl-C")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        stack.stop()
+        say("Stopped the runtime, the emulator and the simulator")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
