@@ -206,6 +206,17 @@ def build() -> dict:
     rule_src = load_yaml("rules.yaml")
     wf_src = load_yaml("workflows.yaml")
     script_src = load_yaml("scripts.yaml")
+    # One file per feature under features/ may add to any list above, so that a feature's objects
+    # (fields, tables, functions, workflows, rules, scripts) can be reviewed together.
+    for path in sorted((HERE / "features").glob("*.yaml")):
+        feature = load_yaml(f"features/{path.name}")
+        for target, keys in ((app, ("artifact_types", "datatables")),
+                             (field_src, ("function_inputs", "incident_fields", "activity_fields")),
+                             (fn_src, ("functions",)), (rule_src, ("rules",)), (wf_src, ("workflows",)),
+                             (script_src, ("scripts",))):
+            for key in keys:
+                if feature.get(key):
+                    target[key] = list(target.get(key) or []) + list(feature[key])
     next_id = [0]
 
     dest = app["message_destination"]

@@ -30,6 +30,8 @@ from typing import Any
 
 from fn_pp_tap_functions import control as ctl
 from fn_pp_tap_functions.errors import InputError, SoarConflictError, SoarError, TapAppError, TapRateLimitError
+from fn_pp_tap_functions.fp_closing import apply as apply_decision
+from fn_pp_tap_functions.fp_closing import check_threats
 from fn_pp_tap_functions.ingest import (
     ClosedAction,
     GroupEvidence,
@@ -48,6 +50,7 @@ from fn_pp_tap_functions.soar_cases import SoarCases, row_cells
 from fn_pp_tap_functions.tap.client import TapClient
 from fn_pp_tap_functions.tap.timestamps import format_tap_time
 from fn_pp_tap_functions.tap.windows import plan_windows
+from fn_pp_tap_functions.threat_status import ClosePolicy, ThreatCheck, decide, threat_ids_of
 
 LOG = logging.getLogger(__name__)
 
@@ -142,7 +145,8 @@ def check_owners(cases: SoarCases, policy: IngestPolicy, template_owner_names: t
 
 def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settings: IngestSettings, *,
                   control_id: int | None = None, now: Callable[[], datetime] = ctl.utcnow,
-                  template_file_text: str | None = None, progress: Progress = LOG.info) -> RunReport:
+                  template_file_text: str | None = None, progress: Progress = LOG.info,
+                  close_policy: ClosePolicy | None = None) -> RunReport:
     report = RunReport(started=now(), policy=policy.describe())
     clock = time.monotonic()
     template = policy.template or select_template(None, template_file_text, settings.incident_template_path)
@@ -166,7 +170,8 @@ def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settin
 
     tap_calls_before = dict(tap.calls)
     try:
-        _run_windows(cases, tap, policy, settings, template, control, holder, ttl, report, now, progress)
+        _run_windows(cases, tap, policy, settings, template, control, holder, ttl, report, now, progress,
+                     close_policy)
     except TapRateLimitError as err:
         report.status = "throttled"
         report.error = str(err)
@@ -210,7 +215,7 @@ def _calls_per_window(policy: IngestPolicy) -> dict[str, int]:
 
 def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settings: IngestSettings, template: Any,
                  control: dict, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
-                 progress: Progress) -> None:
+                 progress: Progress, close_policy: ClosePolicy | None) -> None:
     current = now()
     cursor = ctl.read_cursor(control)
     if cursor is None:
@@ -249,6 +254,11 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
         return
 
     filters = policy.siem_filters()
+    if close_policy is not None:
+        # ask TAP for the closing statuses too (it leaves false positives out unless asked): such events
+        # never create incidents (the selection drops them) but close the incidents of their threats now
+        wanted = set(filters["threat_statuses"]) | set(close_policy.close_statuses)
+        filters = dict(filters, threat_statuses=tuple(sorted(wanted)))
     total = len(plan.windows)
     for index, window in enumerate(plan.windows, start=1):
         progress(f"Window {index} of {total}: {window.interval}")
@@ -265,6 +275,8 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
             report.dropped[reason] = report.dropped.get(reason, 0) + count
         groups = group_events(selection.kept, policy)
         apply_groups(cases, groups, policy, template, report, now=now())
+        if close_policy is not None:
+            close_from_events(cases, tap, events, close_policy, report, now=now())
         budget.add({k: v - before.get(k, 0) for k, v in tap.calls.items()}, now=now())
         control = ctl.save_progress(cases, control, holder,
                                     {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
@@ -278,6 +290,40 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
              f"{report.updated} updated")
     if report.windows_left:
         report.status = "partial"
+
+
+# ---------------------------------------------------------------------------------------- verdicts
+
+def close_from_events(cases: SoarCases, tap: TapClient, events: list, policy: ClosePolicy, report: RunReport, *,
+                      now: datetime) -> None:
+    """SIEM events that carry a closing status (falsePositive, cleared if chosen) apply the close policy to
+    the open incidents of their threats at once, without waiting for the sweep."""
+    verdicts: dict[str, ThreatCheck] = {}
+    for event in events:
+        for threat in event.threats:
+            if threat.threat_id and threat.status in policy.close_statuses:
+                verdicts[threat.threat_id] = ThreatCheck(threat.threat_id, status=threat.status,
+                                                         dashboard_url=threat.threat_url,
+                                                         changed_at=threat.threat_time)
+    if not verdicts:
+        return
+    incidents: dict[int, dict] = {}
+    for threat_id in sorted(verdicts):
+        for incident in cases.query([{"field_name": f"properties.{F.THREAT_IDS}", "method": "contains",
+                                      "value": threat_id},
+                                     {"field_name": "plan_status", "method": "equals", "value": "A"}]):
+            incidents[int(incident["id"])] = incident
+    if not incidents:
+        return
+    others = {t for inc in incidents.values() for t in threat_ids_of(inc)} - set(verdicts)
+    checks = dict(check_threats(tap, others)) if others and policy.match == "all" else {}
+    checks.update(verdicts)
+    for incident_id in sorted(incidents):
+        outcome = apply_decision(cases, incidents[incident_id], decide(incidents[incident_id], checks, policy,
+                                                                       now=now))
+        if outcome == "close":
+            report.closed += 1
+            report.incident_ids.append(incident_id)
 
 
 # ---------------------------------------------------------------------------------------- incidents

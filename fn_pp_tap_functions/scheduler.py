@@ -24,6 +24,7 @@ from fn_pp_tap_functions.soar_cases import SoarCases
 
 LOG = logging.getLogger(__name__)
 INGEST_RULE = "Proofpoint TAP: Ingest events"
+SYNC_RULE = "Proofpoint TAP: Sync threat status"
 
 
 @dataclass(frozen=True)

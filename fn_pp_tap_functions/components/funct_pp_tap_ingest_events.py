@@ -7,6 +7,7 @@ from fn_pp_tap_functions.ingest import IngestPolicy
 from fn_pp_tap_functions.ingestion import run_ingestion
 from fn_pp_tap_functions.settings import ingest_settings, tap_client
 from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.threat_status import ClosePolicy
 
 FN_NAME = "pp_tap_ingest_events"
 
@@ -23,6 +24,7 @@ class FunctionComponent(AppFunctionComponent):
         profile = inputs.get("pp_tap_profile") or None
         with reported_errors():
             policy = IngestPolicy.from_inputs(inputs)
+            close_policy = ClosePolicy.from_inputs(inputs)
             settings, template_text = ingest_settings(self.opts, profile)
             tap = tap_client(self.opts, profile)
             cases = SoarCases(self.rest_client())
@@ -30,7 +32,7 @@ class FunctionComponent(AppFunctionComponent):
 
             def work(progress):
                 return run_ingestion(cases, tap, policy, settings, control_id=control_id,
-                                     template_file_text=template_text, progress=progress)
+                                     template_file_text=template_text, progress=progress, close_policy=close_policy)
 
             report = None
             for item in with_progress(work):

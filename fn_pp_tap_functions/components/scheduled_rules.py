@@ -7,7 +7,7 @@ import logging
 
 from resilient_circuits import ResilientComponent
 
-from fn_pp_tap_functions.scheduler import INGEST_RULE, Job, Scheduler
+from fn_pp_tap_functions.scheduler import INGEST_RULE, SYNC_RULE, Job, Scheduler
 from fn_pp_tap_functions.settings import SECTION, interval_minutes
 from fn_pp_tap_functions.soar_cases import SoarCases
 
@@ -15,7 +15,8 @@ LOG = logging.getLogger(__name__)
 
 
 class FunctionComponent(ResilientComponent):
-    """Schedules "Proofpoint TAP: Ingest events" every `ingest_interval_minutes` (0 or unset: off)."""
+    """Schedules "Proofpoint TAP: Ingest events" every `ingest_interval_minutes` and "Proofpoint TAP: Sync
+    threat status" every `sync_interval_minutes` (0 or unset: off)."""
 
     def __init__(self, opts):
         super().__init__(opts)
@@ -23,6 +24,9 @@ class FunctionComponent(ResilientComponent):
         minutes = interval_minutes(opts, "ingest_interval_minutes")
         if minutes:
             jobs.append(Job(INGEST_RULE, minutes * 60))
+        minutes = interval_minutes(opts, "sync_interval_minutes")
+        if minutes:
+            jobs.append(Job(SYNC_RULE, minutes * 60))
         self.scheduler = None
         if jobs:
             delay = interval_minutes(opts, "scheduler_initial_delay_seconds", low=0) or 20.0
@@ -31,4 +35,5 @@ class FunctionComponent(ResilientComponent):
             LOG.info("Proofpoint TAP scheduler: %s", ", ".join(f"{j.rule} every {j.interval_s / 60:g} min"
                                                                for j in jobs))
         else:
-            LOG.info("Proofpoint TAP scheduler: off (set ingest_interval_minutes in [%s] to turn it on)", SECTION)
+            LOG.info("Proofpoint TAP scheduler: off (set ingest_interval_minutes or sync_interval_minutes in [%s])",
+                     SECTION)

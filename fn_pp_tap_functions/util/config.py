@@ -36,6 +36,9 @@ retries = 3
 # (0 = off, e.g. when IBM's Scheduler app runs it instead). Every run costs at least one SIEM call per
 # quota pool: 5 minutes is a good interval; siem_daily_budget below stops runs that would overspend.
 ingest_interval_minutes = 0
+# Built-in scheduler: run "Proofpoint TAP: Sync threat status" (the false-positive sweep) every N minutes
+# (0 = off). It costs one Threat API call per distinct threat of the open TAP incidents.
+sync_interval_minutes = 0
 # Seconds after start-up before the scheduler's first run (default 20).
 #scheduler_initial_delay_seconds = 20
 # At most this many SIEM windows (of up to 1 hour) per run, so a catch-up after an outage is spread

@@ -7,12 +7,11 @@ failures and catch-up. Each asserts what an analyst would see in SOAR.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from xml.sax.saxutils import escape, unescape
 
+import e2e_helpers
 import pytest
 import resilient
 from scenario_builder import click, message, threat_info, tid
@@ -78,23 +77,7 @@ def control(stack, cases):
 # ----------------------------------------------------------------------------------------- helpers
 
 def set_pre_script(stack: Stack, **values: str) -> None:
-    """Edit the ingestion workflow's pre-processing script as a SOC would in SOAR, and re-import it."""
-    export = json.loads(EXPORT.read_text(encoding="utf-8"))
-    for wf in export["workflows"]:
-        if wf["programmatic_name"] != "wf_pp_tap_ingest_events":
-            continue
-        xml = wf["content"]["xml"]
-        start = xml.index(">", xml.index("<resilient:function")) + 1
-        end = xml.index("</resilient:function>")
-        body = json.loads(unescape(xml[start:end]))
-        script = body["pre_processing_script"]
-        for name, value in values.items():
-            line = f"inputs.{name} = {json.dumps(value)}"
-            script, count = re.subn(rf"^inputs\.{name} = .*$", lambda _m, line=line: line, script, flags=re.M)
-            assert count == 1, name
-        body["pre_processing_script"] = script
-        wf["content"]["xml"] = xml[:start] + escape(json.dumps(body)) + xml[end:]
-    stack.emulator.import_export(export)
+    e2e_helpers.set_pre_script(stack, "wf_pp_tap_ingest_events", **values)
 
 
 def ingest(stack: Stack, control: dict, timeout: float = 240) -> tuple[dict, dict | None]:

@@ -50,5 +50,18 @@ inputs.pp_tap_incident_template = ""
 #   default -> owner: "SOC Tier 1"
 inputs.pp_tap_owner_rules = ""
 
+# When TAP reports a threat of an open incident as a false positive (or cleared), the incident is closed
+# at once by the close policy below (the same as "Proofpoint TAP: Check threat status"); such events never
+# create incidents. Statuses that close: falsePositive (default), or "falsePositive, cleared".
+inputs.pp_tap_close_statuses = "falsePositive"
+# all (default): every threat of the incident must have a closing status; any: one is enough.
+inputs.pp_tap_close_when = "all"
+# The resolution of an incident closed this way: Not an Issue (default), Resolved, Duplicate, Unresolved.
+inputs.pp_tap_close_resolution = "Not an Issue"
+# After this app closed an incident, a threat TAP reports active again: "note" (default) or "reopen".
+inputs.pp_tap_reopen_policy = "note"
+# Notes with the evidence when the app closes, reopens or changes an incident.
+inputs.pp_tap_close_notes = True
+
 # A second TAP tenant: the name of its [fn_pp_tap_functions:NAME] section in app.config.
 inputs.pp_tap_profile = None

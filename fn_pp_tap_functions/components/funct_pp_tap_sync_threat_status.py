@@ -1,0 +1,36 @@
+"""Function pp_tap_sync_threat_status: the sweep over every open TAP incident (and those this app closed)."""
+
+from resilient_circuits import AppFunctionComponent, FunctionError, FunctionResult, app_function
+
+from fn_pp_tap_functions.fp_closing import sync_threat_status
+from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, with_progress
+from fn_pp_tap_functions.settings import tap_client
+from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.threat_status import ClosePolicy
+
+FN_NAME = "pp_tap_sync_threat_status"
+
+
+class FunctionComponent(AppFunctionComponent):
+    """Inputs: the control incident and the close policy (see customize/scripts/false_positives/)."""
+
+    def __init__(self, opts):
+        super().__init__(opts, PACKAGE_NAME)
+
+    @app_function(FN_NAME)
+    def _app_function(self, fn_inputs):
+        inputs = plain_inputs(fn_inputs)
+        with reported_errors():
+            policy = ClosePolicy.from_inputs(inputs)
+            cases = SoarCases(self.rest_client())
+            tap = tap_client(self.opts, inputs.get("pp_tap_profile"))
+            report = None
+            for item in with_progress(lambda progress: sync_threat_status(
+                    cases, tap, policy, control_id=inputs.get("pp_tap_incident_id"), progress=progress)):
+                if isinstance(item, tuple):
+                    report = item[1]
+                else:
+                    yield self.status_message(item)
+        if report.status == "failed":
+            raise FunctionError(f"Proofpoint TAP threat status sync stopped: {report.error}", trace=False)
+        yield FunctionResult(report.to_dict())

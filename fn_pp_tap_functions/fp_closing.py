@@ -1,0 +1,324 @@
+"""Keeping TAP incidents true: re-check threats with TAP and apply the close policy (I/O around threat_status).
+
+Three entry points share one path — check each distinct threat once, decide per incident, apply the
+decision with SOAR's old_value check, then (only if the check was won) write the notes:
+
+* :func:`check_incident` — the menu item "Proofpoint TAP: Check threat status" on one incident;
+* :func:`sync_threat_status` — the scheduled sweep over every open TAP incident (paged), plus the
+  incidents this app closed (a threat may come back to active), with a row in the run log;
+* :func:`close_campaign` — the menu item "Proofpoint TAP: Close campaign false positives".
+
+A TAP error on one threat is reported for that threat and does not stop the others; a SOAR error on
+one incident leaves that incident untouched (one PATCH per incident) and the next run finishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fn_pp_tap_functions import control as ctl
+from fn_pp_tap_functions.errors import (
+    InputError,
+    SoarConflictError,
+    SoarError,
+    TapAppError,
+    TapError,
+    TapNotFoundError,
+    TapRateLimitError,
+)
+from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.tap.links import tenant_from_threat_url, threat_dashboard_url
+from fn_pp_tap_functions.tap.threats import Campaign, ThreatSummary, parse_campaign_ids
+from fn_pp_tap_functions.tap.validation import validate_campaign_id
+from fn_pp_tap_functions.threat_status import (
+    CLOSED_BY_APP,
+    ClosePolicy,
+    Decision,
+    ThreatCheck,
+    campaign_decision,
+    decide,
+    threat_ids_of,
+)
+
+LOG = logging.getLogger(__name__)
+GROUP_KEY = "pp_tap_group_key"
+WORKERS = 4
+
+
+def check_threats(tap: TapClient, threat_ids: Iterable[str], *, tenant: str | None = None,
+                  workers: int = WORKERS) -> dict[str, ThreatCheck]:
+    """Ask TAP about each distinct threat once, a few at a time; errors are per threat, never fatal."""
+    def one(threat_id: str) -> ThreatCheck:
+        link = threat_dashboard_url(threat_id, tenant) if tenant else None
+        try:
+            summary = ThreatSummary.from_api(tap.threat_summary(threat_id))
+        except TapNotFoundError:
+            return ThreatCheck(threat_id, missing=True, dashboard_url=link)
+        except TapError as err:
+            return ThreatCheck(threat_id, error=str(err).split(". ")[0], dashboard_url=link)
+        except InputError as err:
+            return ThreatCheck(threat_id, error=str(err), dashboard_url=link)
+        return ThreatCheck(threat_id, status=summary.status, dashboard_url=link)
+
+    ids = sorted({t for t in threat_ids if t})
+    if not ids:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ids)))) as pool:
+        return {c.threat_id: c for c in pool.map(one, ids)}
+
+
+def _tenant(incident: Mapping[str, Any]) -> str | None:
+    return tenant_from_threat_url((incident.get("properties") or {}).get("pp_tap_dashboard_url"))
+
+
+def apply(cases: SoarCases, incident: dict, decision: Decision) -> str:
+    """Apply with the old_value check; only the winner writes notes. Returns what happened."""
+    if not decision.changes and not decision.notes:
+        return decision.action if decision.action != "update" else "none"
+    if decision.changes:
+        try:
+            cases.patch_incident(incident, decision.changes, expected=decision.expected)
+        except SoarConflictError:
+            return "conflict"  # someone else changed it first: they also wrote (or will write) the note
+    for note in decision.notes:
+        cases.add_note(int(incident["id"]), note)
+    return decision.action
+
+
+def _tenant_link(checks: dict[str, ThreatCheck], incident: dict) -> dict[str, ThreatCheck]:
+    tenant = _tenant(incident)
+    if not tenant:
+        return checks
+    out = {}
+    for tid, check in checks.items():
+        if check.dashboard_url is None:
+            check = ThreatCheck(check.threat_id, check.status, check.missing, check.error,
+                                threat_dashboard_url(tid, tenant), check.changed_at)
+        out[tid] = check
+    return out
+
+
+# ------------------------------------------------------------------------------------------ one incident
+
+def check_incident(cases: SoarCases, tap: TapClient, incident_id: Any, policy: ClosePolicy, *,
+                   now: datetime | None = None) -> dict[str, Any]:
+    if incident_id in (None, ""):
+        raise InputError("pp_tap_incident_id is empty: set inputs.pp_tap_incident_id = incident.id.")
+    incident = cases.get_incident(int(incident_id))
+    now = now or ctl.utcnow()
+    if not threat_ids_of(incident):
+        raise InputError(f"Incident {incident['id']} names no Proofpoint TAP threat (its pp_tap_threat_ids field "
+                         "is empty); this menu item is for incidents made by Proofpoint TAP ingestion.")
+    if not str(incident.get("plan_status") or "A").startswith("A") and not (incident.get("properties") or {}).get(
+            CLOSED_BY_APP):
+        return {"incident_id": incident["id"], "action": "leave_closed", "threats": [],
+                "reason": f"Incident {incident['id']} is closed (by an analyst); it is left alone."}
+    checks = _tenant_link(check_threats(tap, threat_ids_of(incident)), incident)
+    decision = decide(incident, checks, policy, now=now)
+    outcome = apply(cases, incident, decision)
+    if outcome == "conflict":
+        fresh = cases.get_incident(int(incident["id"]))
+        decision = decide(fresh, checks, policy, now=now)
+        outcome = apply(cases, fresh, decision) if decision.action in ("update", "none") else "already done"
+    return {"incident_id": incident["id"], "action": outcome, "reason": decision.reason,
+            "threats": [_check_dict(c) for c in checks.values()], "policy": policy.describe()}
+
+
+def _check_dict(check: ThreatCheck) -> dict[str, Any]:
+    return {"threat_id": check.threat_id, "status": check.status, "missing": check.missing, "error": check.error,
+            "dashboard_url": check.dashboard_url}
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+
+@dataclass
+class SweepReport:
+    status: str = "completed"
+    started: datetime | None = None
+    incidents: int = 0
+    threats: int = 0
+    closed: int = 0
+    reopened: int = 0
+    updated: int = 0
+    conflicts: int = 0
+    threat_errors: dict[str, str] = field(default_factory=dict)
+    incident_errors: dict[str, str] = field(default_factory=dict)
+    campaign_updates: int = 0
+    tap_calls: int = 0
+    soar_calls: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "started"}
+
+    def log_row(self) -> dict[str, Any]:
+        remarks = [self.error] if self.error else []
+        if self.threat_errors:
+            remarks.append(f"{len(self.threat_errors)} threat(s) not checked: "
+                           + "; ".join(f"{t[:12]}…: {e}" for t, e in list(self.threat_errors.items())[:5]))
+        if self.incident_errors:
+            remarks.append(f"{len(self.incident_errors)} incident(s) not updated (next run retries): "
+                           + "; ".join(f"#{i}: {e}" for i, e in list(self.incident_errors.items())[:5]))
+        return {
+            "pp_tap_run_started": int(self.started.timestamp() * 1000) if self.started else None,
+            "pp_tap_run_kind": "sync",
+            "pp_tap_run_window": f"{self.incidents} incidents, {self.threats} threats",
+            "pp_tap_run_events_read": 0, "pp_tap_run_kept": 0, "pp_tap_run_dropped": "none",
+            "pp_tap_run_created": 0, "pp_tap_run_updated": self.updated + self.reopened + self.campaign_updates,
+            "pp_tap_run_closed": self.closed, "pp_tap_run_tap_calls": self.tap_calls,
+            "pp_tap_run_duration": round(self.duration_s, 1), "pp_tap_run_status": self.status,
+            "pp_tap_run_error": " | ".join(remarks)[:4000],
+        }
+
+
+def tap_incidents(cases: SoarCases, *, extra: list[dict] | None = None) -> list[dict]:
+    """Open TAP incidents, and those this app closed (a threat may come back), paged: any number."""
+    open_ = list(cases.query([{"field_name": f"properties.{GROUP_KEY}", "method": "has_a_value"},
+                              {"field_name": "plan_status", "method": "equals", "value": "A"}] + (extra or [])))
+    closed = list(cases.query([{"field_name": f"properties.{CLOSED_BY_APP}", "method": "has_a_value"},
+                               {"field_name": "plan_status", "method": "equals", "value": "C"}] + (extra or [])))
+    return open_ + closed
+
+
+def campaign_membership(tap: TapClient, *, since: datetime, now: datetime) -> dict[str, str]:
+    """threat id -> campaign id for campaigns TAP updated since `since` (one /campaign/ids call per day span).
+
+    The Campaign IDs API allows 50 calls a day, so the sweep asks at most once per run and only for the
+    span since its last look (at most one day); campaign details have no published limit.
+    """
+    start = max(since, now - timedelta(days=1) + timedelta(minutes=1))
+    if now - start < timedelta(seconds=30):
+        return {}
+    try:
+        refs = parse_campaign_ids(tap.campaign_ids((start, now), page=1, size=200))
+    except TapNotFoundError:
+        return {}
+    membership: dict[str, str] = {}
+    for ref in refs:
+        if not ref.id:
+            continue
+        campaign = Campaign.from_api(tap.campaign(ref.id))
+        for member in campaign.members:
+            if member.threat_id:
+                membership[member.threat_id] = ref.id
+    return membership
+
+
+CAMPAIGN_CHECK_FIELD = "pp_tap_sync_campaign_checked"
+
+
+def sync_threat_status(cases: SoarCases, tap: TapClient, policy: ClosePolicy, *, control_id: Any = None,
+                       now: Callable[[], datetime] = ctl.utcnow, progress: Callable[[str], None] = LOG.info,
+                       check_campaigns: bool = True) -> SweepReport:
+    report = SweepReport(started=now())
+    clock = time.monotonic()
+    calls_before = tap.total_calls
+    control = cases.get_incident(int(control_id)) if control_id else ctl.ensure_control(cases, now=now())
+    try:
+        incidents = tap_incidents(cases)
+        report.incidents = len(incidents)
+        ids = {t for inc in incidents for t in threat_ids_of(inc)}
+        report.threats = len(ids)
+        progress(f"Checking {len(ids)} threats of {len(incidents)} incidents with TAP")
+        checks = check_threats(tap, ids)
+        report.threat_errors = {t: c.error for t, c in checks.items() if c.error}
+        membership: dict[str, str] = {}
+        if check_campaigns:
+            membership = _campaigns(cases, tap, control, now(), report)
+        for index, incident in enumerate(incidents, start=1):
+            if index % 200 == 0:
+                progress(f"{index} of {len(incidents)} incidents done")
+            try:
+                _sync_one(cases, incident, _tenant_link(checks, incident), membership, policy, now(), report)
+            except SoarError as err:
+                report.incident_errors[str(incident["id"])] = str(err)
+        if report.incident_errors:
+            report.status = "partial"
+    except TapRateLimitError as err:
+        report.status, report.error = "throttled", str(err)
+    except (TapAppError, SoarError) as err:
+        report.status, report.error = "failed", str(err)
+    finally:
+        report.tap_calls = tap.total_calls - calls_before
+        report.duration_s = time.monotonic() - clock
+        try:
+            cases.add_row(int(control["id"]), ctl.RUNS_TABLE, report.log_row())
+        except SoarError as err:
+            LOG.warning("could not write the sync run log: %s", err)
+        report.soar_calls = cases.calls
+    return report
+
+
+def _campaigns(cases: SoarCases, tap: TapClient, control: dict, now: datetime, report: SweepReport
+               ) -> dict[str, str]:
+    """Campaign membership since the last sweep's look, remembered on the control incident."""
+    from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
+
+    last = parse_tap_time(ctl.props(control).get(CAMPAIGN_CHECK_FIELD)) or now - timedelta(days=1)
+    if now - last < timedelta(minutes=30):
+        return {}  # at most two campaign-id calls an hour: the API allows 50 a day
+    try:
+        membership = campaign_membership(tap, since=last, now=now)
+    except TapError as err:
+        report.threat_errors["campaigns"] = str(err).split(". ")[0]
+        return {}
+    try:
+        cases.patch_incident(control, {f"properties.{CAMPAIGN_CHECK_FIELD}": format_tap_time(now)})
+    except SoarError:
+        pass  # another sweep recorded its look; either is fine
+    return membership
+
+
+def _sync_one(cases: SoarCases, incident: dict, checks: dict[str, ThreatCheck], membership: Mapping[str, str],
+              policy: ClosePolicy, now: datetime, report: SweepReport) -> None:
+    decision = decide(incident, checks, policy, now=now)
+    outcome = apply(cases, incident, decision)
+    if outcome == "conflict":
+        report.conflicts += 1
+        incident = cases.get_incident(int(incident["id"]))
+        outcome = apply(cases, incident, decide(incident, checks, policy, now=now))
+    if outcome == "close":
+        report.closed += 1
+    elif outcome == "reopen":
+        report.reopened += 1
+    elif outcome == "update":
+        report.updated += 1
+    if membership and str(incident.get("plan_status") or "A").startswith("A"):
+        if outcome in ("close", "update", "reopen"):
+            incident = cases.get_incident(int(incident["id"]))
+        joined = campaign_decision(incident, membership, notes_on=policy.notes)
+        if apply(cases, incident, joined) == "update":
+            report.campaign_updates += 1
+
+
+# ------------------------------------------------------------------------------------------ a campaign
+
+def close_campaign(cases: SoarCases, tap: TapClient, campaign_id: Any, policy: ClosePolicy, *,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """Apply the policy to every open incident of one campaign (the campaign menu item)."""
+    campaign_id = validate_campaign_id(campaign_id)
+    now = now or ctl.utcnow()
+    incidents = list(cases.query([{"field_name": "properties.pp_tap_campaign_id", "method": "contains",
+                                   "value": campaign_id},
+                                  {"field_name": "plan_status", "method": "equals", "value": "A"}]))
+    checks = check_threats(tap, {t for inc in incidents for t in threat_ids_of(inc)})
+    outcomes: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for incident in incidents:
+        try:
+            decision = decide(incident, _tenant_link(checks, incident), policy, now=now)
+            outcomes[str(incident["id"])] = apply(cases, incident, decision)
+        except SoarError as err:
+            errors[str(incident["id"])] = str(err)
+    return {"campaign_id": campaign_id, "incidents": len(incidents),
+            "closed": sum(1 for o in outcomes.values() if o == "close"), "outcomes": outcomes,
+            "incident_errors": errors, "threats": [_check_dict(c) for c in checks.values()],
+            "policy": policy.describe()}

@@ -1,0 +1,243 @@
+"""The close policy: when Proofpoint changes its mind about a threat, what happens to its incident.
+
+Pure decisions, no I/O. The policy comes from the workflow's pre-processing script (never from code):
+which statuses close an incident (falsePositive by default, optionally cleared), whether all or any
+of its threats must have one, the resolution, what happens when a threat returns to active after the
+app closed its incident (reopen, or a note only), and whether notes are written at all.
+
+Every decision is a set of field changes to be applied with SOAR's old_value check plus the notes
+that only the writer that won the check may write, so a sweep and an analyst's menu click at the
+same moment close an incident once and write one note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from fn_pp_tap_functions.errors import InputError
+from fn_pp_tap_functions.tap.timestamps import format_tap_time
+
+STATUSES = ("active", "cleared", "falsePositive")
+RESOLUTIONS = ("Not an Issue", "Resolved", "Duplicate", "Unresolved")
+THREAT_IDS = "pp_tap_threat_ids"
+THREAT_STATUS = "pp_tap_threat_status"
+CAMPAIGN_ID = "pp_tap_campaign_id"
+CLOSED_BY_APP = "pp_tap_fp_closed"  # ISO time the app closed the incident; empty otherwise
+CLOSE_NOTED = "pp_tap_fp_noted"  # ISO time the close note was written (a failed note is finished later)
+MISSING = "pp_tap_missing_threats"  # threats TAP no longer knows, already noted once
+
+
+@dataclass(frozen=True)
+class ClosePolicy:
+    close_statuses: frozenset[str] = frozenset({"falsePositive"})
+    match: str = "all"
+    resolution: str = "Not an Issue"
+    reopen: str = "note"
+    notes: bool = True
+
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any]) -> ClosePolicy:
+        """Build from the workflow's inputs; a bad value names the input and what is allowed."""
+        def text(name: str) -> str:
+            value = inputs.get(name)
+            return "" if value is None else str(value).strip()
+
+        statuses = frozenset({"falsePositive"})
+        if text("pp_tap_close_statuses"):
+            wanted = {s.strip() for s in text("pp_tap_close_statuses").replace(";", ",").split(",") if s.strip()}
+            lowered = {s.lower(): s for s in STATUSES}
+            unknown = [s for s in wanted if s.lower() not in lowered]
+            if unknown or not wanted:
+                raise InputError(f"pp_tap_close_statuses: {', '.join(unknown) or 'nothing'} is not a threat status "
+                                 f"that can close an incident; use falsePositive and/or cleared.")
+            statuses = frozenset(lowered[s.lower()] for s in wanted)
+            if "active" in statuses:
+                raise InputError("pp_tap_close_statuses: 'active' cannot close an incident; use falsePositive "
+                                 "and/or cleared.")
+        match = text("pp_tap_close_when").lower() or "all"
+        if match not in ("all", "any"):
+            raise InputError(f"pp_tap_close_when: {match!r} is not allowed; use 'all' (every threat of the "
+                             "incident) or 'any' (at least one).")
+        resolution = text("pp_tap_close_resolution") or "Not an Issue"
+        if resolution not in RESOLUTIONS:
+            raise InputError(f"pp_tap_close_resolution: {resolution!r} is not a SOAR resolution; use one of "
+                             f"{', '.join(RESOLUTIONS)}.")
+        reopen = text("pp_tap_reopen_policy").lower() or "note"
+        if reopen not in ("reopen", "note"):
+            raise InputError(f"pp_tap_reopen_policy: {reopen!r} is not allowed; use 'reopen' or 'note'.")
+        notes = inputs.get("pp_tap_close_notes")
+        notes = True if notes is None or notes == "" else str(notes).strip().lower() not in ("false", "no", "off", "0")
+        return cls(statuses, match, resolution, reopen, notes)
+
+    def describe(self) -> dict[str, Any]:
+        return {"close_statuses": sorted(self.close_statuses), "match": self.match, "resolution": self.resolution,
+                "reopen": self.reopen, "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class ThreatCheck:
+    """What TAP says about one threat now. `missing`: TAP answered 404; `error`: TAP could not say."""
+
+    threat_id: str
+    status: str | None = None
+    missing: bool = False
+    error: str | None = None
+    dashboard_url: str | None = None
+    changed_at: datetime | None = None  # when TAP reported the status, if known (SIEM threatTime)
+
+
+@dataclass
+class Decision:
+    action: str  # close | reopen | update | none | leave_closed
+    reason: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def threat_ids_of(incident: Mapping[str, Any]) -> list[str]:
+    raw = (incident.get("properties") or {}).get(THREAT_IDS) or ""
+    return [t.strip() for t in str(raw).replace("…", "").split(",") if t.strip()]
+
+
+def _is_open(incident: Mapping[str, Any]) -> bool:
+    return str(incident.get("plan_status") or "A").upper().startswith("A")
+
+
+def _evidence_lines(checks: Iterable[ThreatCheck], now: datetime) -> list[str]:
+    lines = []
+    for check in checks:
+        if check.missing:
+            what = "no longer known to TAP (404)"
+        elif check.error:
+            what = f"could not be checked: {check.error}"
+        else:
+            when = format_tap_time(check.changed_at) if check.changed_at else f"checked {format_tap_time(now)}"
+            what = f"{check.status} ({when})"
+        link = f" {check.dashboard_url}" if check.dashboard_url else ""
+        lines.append(f"{check.threat_id}: {what}{link}")
+    return lines
+
+
+def _note(title: str, lines: list[str], tail: str = "") -> str:
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f"<p><b>Proofpoint TAP: {escape(title)}</b></p><ul>{items}</ul>" + (f"<p>{escape(tail)}</p>" if tail else "")
+
+
+def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], policy: ClosePolicy, *,
+           now: datetime) -> Decision:
+    """What to do with one incident given TAP's current word on each of its threats."""
+    props = incident.get("properties") or {}
+    ids = threat_ids_of(incident)
+    if not ids:
+        return Decision("none", "the incident names no Proofpoint TAP threat (pp_tap_threat_ids is empty)")
+    mine = [checks[t] for t in ids if t in checks]
+    known = [c for c in mine if c.status and not c.error and not c.missing]
+    statuses = sorted({c.status for c in known})
+    status_text = ", ".join(statuses) or None
+    changes: dict[str, Any] = {}
+    expected: dict[str, Any] = {}
+    notes: list[str] = []
+
+    def change(name: str, value: Any) -> None:
+        key = f"properties.{name}"
+        if (props.get(name) or None) != (value or None):
+            changes[key] = value
+            expected[key] = props.get(name)
+
+    # threats TAP no longer knows: one note, once
+    missing = sorted(c.threat_id for c in mine if c.missing)
+    noted = {t for t in str(props.get(MISSING) or "").split(",") if t}
+    newly_missing = [t for t in missing if t not in noted]
+    if newly_missing:
+        change(MISSING, ",".join(sorted(noted | set(newly_missing))))
+        if policy.notes:
+            notes.append(_note("threat no longer known to TAP", newly_missing,
+                               "TAP answers 404 for these threats (deleted or merged). The incident is left as it "
+                               "is; this note is written once."))
+
+    if not _is_open(incident):
+        if not props.get(CLOSED_BY_APP):
+            return Decision("leave_closed", "the incident was closed by an analyst; it is left alone",
+                            changes, expected, notes)
+        returned = [c for c in known if c.status not in policy.close_statuses]
+        if returned and (props.get(THREAT_STATUS) or None) != status_text:
+            change(THREAT_STATUS, status_text)
+            lines = _evidence_lines(returned, now)
+            if policy.reopen == "reopen":
+                changes["plan_status"] = "A"
+                expected["plan_status"] = incident.get("plan_status")
+                change(CLOSED_BY_APP, None)
+                change(CLOSE_NOTED, None)
+                notes.append(_note("threat active again: incident reopened", lines,
+                                   "This app had closed the incident as a false positive; TAP now reports the "
+                                   "threat as active again (policy: reopen)."))
+                return Decision("reopen", "a threat is active again (policy: reopen)", changes, expected, notes)
+            notes.append(_note("threat active again", lines, "This app had closed the incident as a false positive; "
+                                                               "it stays closed (policy: note)."))
+            return Decision("update", "a threat is active again; the incident stays closed (policy: note)",
+                            changes, expected, notes)
+        if props.get(CLOSED_BY_APP) and not props.get(CLOSE_NOTED) and policy.notes:
+            # the close note failed last time: finish it now
+            change(CLOSE_NOTED, format_tap_time(now))
+            notes.append(_note("incident closed: threat status changed", _evidence_lines(mine, now)))
+            return Decision("update", "finishing the close note of an earlier run", changes, expected, notes)
+        return Decision("leave_closed", "the incident is closed; nothing changed in TAP", changes, expected, notes)
+
+    closing = [c for c in known if c.status in policy.close_statuses]
+    unchecked = [c for c in mine if c.error]
+    if policy.match == "all":
+        close = bool(ids) and len(closing) == len(ids)
+    else:
+        close = bool(closing)
+    if close:
+        lines = _evidence_lines(mine, now)
+        summary = "Proofpoint TAP changed its verdict: " + "; ".join(lines)
+        changes.update({"plan_status": "C", "resolution_id": policy.resolution,
+                        "resolution_summary": {"format": "text", "content": summary[:4000]}})
+        expected["plan_status"] = incident.get("plan_status")
+        change(THREAT_STATUS, status_text)
+        change(CLOSED_BY_APP, format_tap_time(now))
+        if policy.notes:
+            change(CLOSE_NOTED, format_tap_time(now))
+            notes.append(_note("incident closed: threat status changed", lines,
+                               f"Closed by the Proofpoint TAP app as '{policy.resolution}' (policy: close when "
+                               f"{policy.match} threats are {' or '.join(sorted(policy.close_statuses))})."))
+        return Decision("close", f"{'every' if policy.match == 'all' else 'a'} threat is "
+                                 f"{' or '.join(sorted(policy.close_statuses))}", changes, expected, notes)
+
+    reasons = []
+    not_closing = [c for c in known if c.status not in policy.close_statuses]
+    if not_closing:
+        reasons.append("TAP reports " + ", ".join(f"{c.threat_id[:12]}… {c.status}" for c in not_closing))
+    if unchecked:
+        reasons.append(f"{len(unchecked)} threat(s) could not be checked")
+    if missing:
+        reasons.append(f"{len(missing)} threat(s) unknown to TAP")
+    if status_text and (props.get(THREAT_STATUS) or None) != status_text:
+        old = props.get(THREAT_STATUS)
+        change(THREAT_STATUS, status_text)
+        if policy.notes and old:
+            notes.append(_note(f"threat status changed to {status_text}", _evidence_lines(known, now),
+                               f"Was {old}. The incident stays open: " + "; ".join(reasons) + "."))
+    reason = "stays open: " + ("; ".join(reasons) or "no threat has a closing status")
+    return Decision("update" if changes else "none", reason, changes, expected, notes)
+
+
+def campaign_decision(incident: Mapping[str, Any], campaign_of: Mapping[str, str], *, notes_on: bool = True
+                      ) -> Decision:
+    """A threat of the incident joined a campaign TAP reports: record it, with one note."""
+    props = incident.get("properties") or {}
+    have = {c.strip() for c in str(props.get(CAMPAIGN_ID) or "").split(",") if c.strip()}
+    joined = sorted({campaign_of[t] for t in threat_ids_of(incident) if t in campaign_of} - have)
+    if not joined:
+        return Decision("none", "no new campaign")
+    value = ", ".join(sorted(have | set(joined)))
+    key = f"properties.{CAMPAIGN_ID}"
+    notes = [_note("threat joined a campaign", [f"campaign {c}" for c in joined],
+                   "TAP now counts a threat of this incident in this campaign.")] if notes_on else []
+    return Decision("update", "joined a campaign", {key: value}, {key: props.get(CAMPAIGN_ID)}, notes)
