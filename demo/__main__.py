@@ -155,11 +155,23 @@ def main(argv: list[str] | None = None) -> int:
         result = ingest(stack, control)
         say(f"Second run: {result['created']} created, {result['updated']} updated (at {now})",
             notes(stack, target["id"])[-1])
+        fp = next(i for i in incidents if "m365-login" in i["name"])
+        fp_threat = fp["properties"]["pp_tap_threat_ids"]
+        say(f"Proofpoint now marks the threat of #{fp['id']} a false positive; the sweep runs "
+            "('Proofpoint TAP: Sync threat status' on the control incident)")
+        stack.tap.set_threat_status(fp_threat, "falsePositive")
+        sweep = stack.invoke_rule("Proofpoint TAP: Sync threat status", control["id"])
+        content = sweep["function_calls"][-1]["result"]["content"]
+        closed = stack.soar.get(f"/incidents/{fp['id']}?handle_format=names")
+        say(f"Sweep checked {content['threats']} threats of {content['incidents']} incidents: {content['closed']} "
+            f"closed. #{fp['id']} is now {'closed' if closed['plan_status'] == 'C' else 'open'} as "
+            f"'{closed.get('resolution_id')}', with this note:", notes(stack, fp["id"])[-1])
         runs = soar.get(f"/incidents/{control['id']}/table_data/pp_tap_ingest_runs")["rows"]
         say("Run log on the control incident:", "\n".join(
-            f"{r['cells']['pp_tap_run_status']['value']}: {r['cells']['pp_tap_run_events_read']['value']} read, "
-            f"{r['cells']['pp_tap_run_created']['value']} created, {r['cells']['pp_tap_run_updated']['value']} "
-            f"updated, {r['cells']['pp_tap_run_tap_calls']['value']} TAP calls" for r in runs))
+            f"{r['cells']['pp_tap_run_kind']['value']:<6} {r['cells']['pp_tap_run_status']['value']}: "
+            f"{r['cells']['pp_tap_run_events_read']['value']} read, {r['cells']['pp_tap_run_created']['value']} "
+            f"created, {r['cells']['pp_tap_run_updated']['value']} updated, {r['cells']['pp_tap_run_closed']['value']}"
+            f" closed, {r['cells']['pp_tap_run_tap_calls']['value']} TAP calls" for r in runs))
         say(f"See it all in the SOAR view: {stack.emulator.base_url}/ui/")
         if args.serve:
             say("Serving until Ctrl-C")
