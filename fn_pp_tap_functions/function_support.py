@@ -66,3 +66,15 @@ def with_progress(work: Callable[[Callable[[str], None]], Any]) -> Iterator[str 
     if "error" in outcome:
         raise outcome["error"]
     yield ("result", outcome.get("value"))
+
+
+def reported_progress(component: Any, work: Callable[[Callable[[str], None]], Any]) -> Iterator[Any]:
+    """`value = yield from reported_progress(self, work)`: the work's progress as SOAR status messages,
+    then its value."""
+    value = None
+    for item in with_progress(work):
+        if isinstance(item, tuple):
+            value = item[1]
+        else:
+            yield component.status_message(item)
+    return value

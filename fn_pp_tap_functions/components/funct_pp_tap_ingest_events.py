@@ -2,7 +2,7 @@
 
 from resilient_circuits import AppFunctionComponent, FunctionError, FunctionResult, app_function
 
-from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, with_progress
+from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, reported_progress
 from fn_pp_tap_functions.ingest import IngestPolicy
 from fn_pp_tap_functions.ingestion import run_ingestion
 from fn_pp_tap_functions.settings import ingest_settings, tap_client
@@ -34,12 +34,7 @@ class FunctionComponent(AppFunctionComponent):
                 return run_ingestion(cases, tap, policy, settings, control_id=control_id,
                                      template_file_text=template_text, progress=progress, close_policy=close_policy)
 
-            report = None
-            for item in with_progress(work):
-                if isinstance(item, tuple):
-                    report = item[1]
-                else:
-                    yield self.status_message(item)
+            report = yield from reported_progress(self, work)
         if report.status == "failed":
             raise FunctionError(f"Proofpoint TAP ingestion stopped: {report.error} (the run log on the control "
                                 "incident has the details; the next run continues where this one stopped)", trace=False)

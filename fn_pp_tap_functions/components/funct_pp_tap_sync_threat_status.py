@@ -3,7 +3,7 @@
 from resilient_circuits import AppFunctionComponent, FunctionError, FunctionResult, app_function
 
 from fn_pp_tap_functions.fp_closing import sync_threat_status
-from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, with_progress
+from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, reported_progress
 from fn_pp_tap_functions.settings import tap_client
 from fn_pp_tap_functions.soar_cases import SoarCases
 from fn_pp_tap_functions.threat_status import ClosePolicy
@@ -24,13 +24,8 @@ class FunctionComponent(AppFunctionComponent):
             policy = ClosePolicy.from_inputs(inputs)
             cases = SoarCases(self.rest_client())
             tap = tap_client(self.opts, inputs.get("pp_tap_profile"))
-            report = None
-            for item in with_progress(lambda progress: sync_threat_status(
-                    cases, tap, policy, control_id=inputs.get("pp_tap_incident_id"), progress=progress)):
-                if isinstance(item, tuple):
-                    report = item[1]
-                else:
-                    yield self.status_message(item)
+            report = yield from reported_progress(self, lambda progress: sync_threat_status(
+                cases, tap, policy, control_id=inputs.get("pp_tap_incident_id"), progress=progress))
         if report.status == "failed":
             raise FunctionError(f"Proofpoint TAP threat status sync stopped: {report.error}", trace=False)
         yield FunctionResult(report.to_dict())

@@ -160,8 +160,10 @@ def test_delivered_phish_incident_has_template_owner_fields_and_artifacts(stack)
     assert ("URL", "https://alpha.bad.example/login") in pairs and ("Proofpoint TAP Threat ID", tid("alpha")) in pairs
     assert len(pairs) == len(artifacts)  # de-duplicated
     assert len(rows) == 4
-    (note,) = notes  # the click came in a later window than the messages: the first click is news
-    assert "click" in json.dumps(note).lower() and "r1@corp.example" in json.dumps(note)
+    # the click came in a later window than the messages: the first click is news (other features,
+    # such as enrichment, may add notes of their own)
+    (note,) = [n for n in notes if "first click" in json.dumps(n).lower()]
+    assert "r1@corp.example" in json.dumps(note)
 
 
 def test_owner_rules_route_malware_to_tier_2(stack):
@@ -200,7 +202,8 @@ def test_repeats_add_to_the_open_incident_with_a_note_for_the_new_recipient(stac
     assert inc["properties"]["pp_tap_recipients_count"] == 4
     _, rows, notes = children(stack, inc["id"])
     assert len(rows) == 5
-    assert len(notes) == 2 and "r9@corp.example" in json.dumps(max(notes, key=lambda n: n["id"]))
+    assert [n for n in notes if "new recipient" in json.dumps(n)] and "r9@corp.example" in json.dumps(
+        max(notes, key=lambda n: n["id"]))
 
 
 def test_replay_of_a_window_creates_nothing_twice(stack, cases, control):
