@@ -19,8 +19,10 @@ threats) and applies the same threat-status filter per threat, so its incidents 
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -35,6 +37,7 @@ class BaselineReport:
     events_total: int = 0  # events the two SIEM answers held
     events_done: int = 0  # events processed (all, or the first `limit`)
     pairs: int = 0  # (event, threat) pairs processed
+    pairs_total: int = 0  # (event, threat) pairs in the window
     created: int = 0
     artifacts_added: int = 0
     soar_calls: int = 0
@@ -96,16 +99,20 @@ class NaiveIngest:
             self.report.artifacts_added += 1
 
     def event(self, kind: str, event: dict) -> None:
-        threats = event.get("threatsInfoMap") if kind == "messagesDelivered" else [event]
-        for threat in threats or []:
-            if str(threat.get("threatStatus", "active")).lower() != "active" or not threat.get("threatID"):
-                continue
+        for threat in active_threats(kind, event):
             self.report.pairs += 1
             key = f"threat:{threat['threatID']}"
             found = self.find(key)
             incident_id = int(found[0]["id"]) if found else self.create(key, kind, event, threat)
             self.report.incident_keys.add(key)
             self.add_artifacts(incident_id, threat)
+
+
+def active_threats(kind: str, event: dict) -> list[dict]:
+    """The threats of an event that count: active, with an id (a click is its own threat entry)."""
+    threats = event.get("threatsInfoMap") if kind == "messagesDelivered" else [event]
+    return [t for t in threats or []
+            if str(t.get("threatStatus", "active")).lower() == "active" and t.get("threatID")]
 
 
 def fetch_events(tap_base_url: str, principal: str, secret: str, interval: str,
@@ -128,7 +135,9 @@ def run_baseline(client: Any, tap_base_url: str, principal: str, secret: str, in
     report = BaselineReport()
     started = time.perf_counter()
     events = fetch_events(tap_base_url, principal, secret, interval, report)
+    random.Random(0).shuffle(events)  # messages and clicks interleaved, so a sample has both (IBM: by array)
     report.events_total = len(events)
+    report.pairs_total = sum(len(active_threats(kind, e)) for kind, e in events)
     todo = events if limit is None else events[:limit]
     naive = NaiveIngest(client, report)
     for kind, event in todo:
@@ -139,8 +148,6 @@ def run_baseline(client: Any, tap_base_url: str, principal: str, secret: str, in
 
 
 def _epoch_ms(value: object) -> int:
-    from datetime import datetime
-
     if isinstance(value, str) and value:
         return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
     return int(time.time() * 1000)

@@ -78,6 +78,7 @@ class Dataset:
     events: dict[str, list[dict[str, Any]]]
     kept_threats: frozenset[str]  # group keys threat:<id> the run must create
     kept_events: int  # events the default policy keeps (delivered + permitted clicks with an active threat)
+    expected_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # key: (events, recipients)
     threats: dict[str, Threat] = field(repr=False, default_factory=dict)
 
     @property
@@ -206,9 +207,18 @@ def generate(size: int, *, now: datetime | None = None, seed: int = 7) -> Datase
     for _ in range(n_cleared):
         events["messagesDelivered"].extend(message_events([rng.choice(cleared)], 1, 1))
 
-    kept_events = sum(1 for e in events["messagesDelivered"]
-                      if any(i["threatStatus"] == "active" for i in e["threatsInfoMap"]))
-    kept_events += len(events["clicksPermitted"])
+    kept_events = 0
+    per_threat: dict[str, tuple[int, set[str]]] = {}
+    for kind, threats_of in (("messagesDelivered", lambda e: e["threatsInfoMap"]),
+                             ("clicksPermitted", lambda e: [e])):
+        for event in events[kind]:
+            active = [t["threatID"] for t in threats_of(event) if t["threatStatus"] == "active"]
+            kept_events += bool(active)
+            who = event["recipient"] if isinstance(event["recipient"], list) else [event["recipient"]]
+            for threat in active:
+                count, recipients = per_threat.get(f"threat:{threat}", (0, set()))
+                per_threat[f"threat:{threat}"] = (count + 1, recipients | set(who))
     return Dataset(size=size, now=now, window_start=window_start, window_end=window_end, events=events,
                    kept_threats=frozenset(f"threat:{t}" for t in used), kept_events=kept_events,
+                   expected_counts={k: (n, len(r)) for k, (n, r) in per_threat.items()},
                    threats={t.id: t for t in kept + blocked_only + cleared})

@@ -25,13 +25,15 @@ from typing import Any
 import resilient
 
 from bench.dataset import Dataset, fmt, generate
-from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorClient, EmulatorProcess, start_tap
+from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap
 from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control
-from fn_pp_tap_functions.ingest.fields import EVENTS_TABLE, GROUP_KEY
+from fn_pp_tap_functions.ingest.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
 from fn_pp_tap_functions.soar_cases import SoarCases
+from sim.soar.harness import EmulatorClient
 
 OVERLAP = timedelta(minutes=30)  # IngestSettings.overlap_minutes: a run starts at cursor - overlap
 MIN_BASELINE_SAMPLE = 5000
+DEFAULT_BASELINE_SAMPLE = 10_000  # the whole baseline at 50,000 events takes about 15 minutes here
 
 Say = Callable[[str], None]
 
@@ -80,7 +82,9 @@ def run_worker(job: dict[str, Any], *, timeout: float = 3600) -> dict[str, Any]:
 
 def _job(kind: str, emulator: EmulatorProcess, tap_url: str, **extra: Any) -> dict[str, Any]:
     assert emulator.client is not None
+    assert emulator.proc is not None
     return {"kind": kind, "soar": emulator.opts, "soar_base_url": emulator.client.base_url,
+            "soar_pid": emulator.proc.pid,
             "org_id": emulator.client.org_id,
             "tap": {"base_url": tap_url, "principal": TAP_PRINCIPAL, "secret": TAP_SECRET}, **extra}
 
@@ -119,13 +123,15 @@ def tap_state(client: EmulatorClient) -> dict[str, Any]:
             break
     by_key: dict[str, list[int]] = {}
     children: dict[int, tuple[int, int, int]] = {}
+    counts: dict[int, tuple[object, object]] = {}
     for inc in incidents:
         by_key.setdefault(inc["properties"][GROUP_KEY], []).append(inc["id"])
+        counts[inc["id"]] = (inc["properties"].get(EVENT_COUNT), inc["properties"].get(RECIPIENTS_COUNT))
         artifacts = client.get(f"/incidents/{inc['id']}/artifacts")
         rows = client.get(f"/incidents/{inc['id']}/table_data/{EVENTS_TABLE}")["rows"]
         notes = client.get(f"/incidents/{inc['id']}/comments")
         children[inc["id"]] = (len(artifacts), len(rows), len(notes))
-    return {"by_key": by_key, "children": children,
+    return {"by_key": by_key, "children": children, "counts": counts,
             "totals": {"incidents": len(incidents), "artifacts": sum(c[0] for c in children.values()),
                        "rows": sum(c[1] for c in children.values()), "notes": sum(c[2] for c in children.values())}}
 
@@ -136,14 +142,18 @@ def _calls_total(calls: dict[str, int]) -> int:
     return sum(calls.values())
 
 
-def _soar_setup_calls(calls: dict[str, int]) -> int:
-    """Calls the resilient client makes when it connects (session, org): made before the run, not in it."""
-    return 0
+@dataclass(frozen=True)
+class Options:
+    baseline: bool = True
+    baseline_limit: int | None = DEFAULT_BASELINE_SAMPLE  # baseline on at most N kept events, then extrapolated
+    memory: bool = True  # the extra tracemalloc run
+    profile_dir: str | None = None  # cProfile the timed run into this folder
+    emulator_as_is: bool = False  # the stock emulator, with its ~40 ms stall per response
+    seed: int = 7
 
 
-def run_size(size: int, *, baseline: bool = True, baseline_limit: int | None = None, memory: bool = True,
-             profile_dir: str | None = None, say: Say = print, seed: int = 7) -> SizeResult:
-    ds = generate(size, seed=seed)
+def run_size(size: int, options: Options = Options(), *, say: Say = print) -> SizeResult:
+    ds = generate(size, seed=options.seed)
     result = SizeResult(size, {"events": ds.total, "by_type": ds.counts(), "kept_events": ds.kept_events,
                                "kept_threats": len(ds.kept_threats),
                                "window": f"{fmt(ds.window_start)}/{fmt(ds.window_end)}"})
@@ -151,26 +161,27 @@ def run_size(size: int, *, baseline: bool = True, baseline_limit: int | None = N
         f"{len(ds.kept_threats):,} kept threats, {ds.kept_events:,} kept events; window {result.dataset['window']}")
     tap = start_tap(ds.scenario())
     try:
-        _ours(ds, tap.base_url, result, say, profile_dir)
-        if memory:
-            _memory(ds, tap.base_url, result, say)
-        if baseline:
-            _baseline(ds, tap.base_url, result, say, baseline_limit)
+        _ours(ds, tap.base_url, result, say, options)
+        if options.memory:
+            _memory(ds, tap.base_url, result, say, options)
+        if options.baseline:
+            _baseline(ds, tap.base_url, result, say, options)
         result.dataset["tap_stats"] = {k: v for k, v in tap.stats().items() if k != "calls"}
     finally:
         tap.stop()
     return result
 
 
-def _ours(ds: Dataset, tap_url: str, result: SizeResult, say: Say, profile_dir: str | None) -> None:
-    with EmulatorProcess() as emulator:
+def _ours(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Options) -> None:
+    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
         control_id = prepare_control(emulator, ds)
-        profile = os.path.join(profile_dir, f"ours-{ds.size}.prof") if profile_dir else None
+        profile = os.path.join(options.profile_dir, f"ours-{ds.size}.prof") if options.profile_dir else None
         say(f"[{ds.size:,}] ours: timed run ...")
         run = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id,
                               profile=profile))
         report = run["report"]
-        result.ours = {"wall_s": run["wall_s"], "duration_s": report["duration_s"], "max_rss_mb": run["max_rss_mb"],
+        result.ours = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "soar_cpu_s": run["soar_cpu_s"],
+                       "duration_s": report["duration_s"], "max_rss_mb": run["max_rss_mb"],
                        "rss_before_mb": run["rss_before_mb"], "soar_calls": run["soar_calls"],
                        "emulator_calls": _calls_total(run["emulator_calls"]),
                        "emulator_calls_by_kind": run["emulator_calls"], "tap_calls": run["tap_calls"],
@@ -213,6 +224,10 @@ def _check_first_run(ds: Dataset, result: SizeResult, report: dict, run: dict, s
     result.check("run: incidents in SOAR are exactly the kept threats", keys == set(ds.kept_threats),
                  f"missing {len(set(ds.kept_threats) - keys)}, unexpected {len(keys - set(ds.kept_threats))}")
     result.check("run: one incident per threat", not dup, f"{len(dup)} threats with several incidents")
+    wrong = {k: (state["counts"][ids[0]], ds.expected_counts.get(k)) for k, ids in state["by_key"].items()
+             if tuple(state["counts"][ids[0]]) != ds.expected_counts.get(k)}
+    result.check("run: each incident's event and recipient counts are right", not wrong,
+                 f"{len(wrong)} wrong, e.g. (found, expected) {next(iter(wrong.items()), None)}")
     result.check("run: SOAR calls counted by the app == calls the emulator served",
                  run["soar_calls"] == _calls_total(run["emulator_calls"]),
                  f"{run['soar_calls']} vs {_calls_total(run['emulator_calls'])}")
@@ -224,9 +239,9 @@ def _diff(before: dict, after: dict) -> str:
     return f"before {before['totals']}, after {after['totals']}"
 
 
-def _memory(ds: Dataset, tap_url: str, result: SizeResult, say: Say) -> None:
+def _memory(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Options) -> None:
     say(f"[{ds.size:,}] ours: memory run (tracemalloc on, fresh SOAR org) ...")
-    with EmulatorProcess() as emulator:
+    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
         control_id = prepare_control(emulator, ds)
         run = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id, trace=True))
     report = run["report"]
@@ -237,19 +252,21 @@ def _memory(ds: Dataset, tap_url: str, result: SizeResult, say: Say) -> None:
                  f"{report['created']} vs {len(ds.kept_threats)}")
 
 
-def _baseline(ds: Dataset, tap_url: str, result: SizeResult, say: Say, limit: int | None) -> None:
+def _baseline(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Options) -> None:
+    limit = options.baseline_limit
     if limit is not None and limit < ds.kept_events:
         limit = max(limit, MIN_BASELINE_SAMPLE)
     if limit is not None and limit >= ds.kept_events:
         limit = None
     say(f"[{ds.size:,}] baseline: naive per-event run on "
         f"{'ALL events' if limit is None else f'the first {limit:,} events (EXTRAPOLATED)'} ...")
-    with EmulatorProcess() as emulator:
+    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
         interval = f"{fmt(ds.window_start)}/{fmt(ds.window_end)}"
         run = run_worker(_job("baseline", emulator, tap_url, interval=interval, limit=limit))
     rep = run["report"]
     measured_calls = run["soar_calls"]
-    out = {"wall_s": run["wall_s"], "soar_calls": measured_calls, "emulator_calls": _calls_total(run["emulator_calls"]),
+    out = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "soar_cpu_s": run["soar_cpu_s"],
+           "soar_calls": measured_calls, "emulator_calls": _calls_total(run["emulator_calls"]),
            "tap_calls_total": rep["tap_calls"], "report": rep, "extrapolated": limit is not None,
            "events_done": rep["events_done"], "events_total": rep["events_total"]}
     result.check("baseline: SOAR calls counted == calls the emulator served",
@@ -265,9 +282,10 @@ def _baseline(ds: Dataset, tap_url: str, result: SizeResult, say: Say, limit: in
 
 
 def _extrapolate(rep: dict, wall: float, threats: int) -> dict[str, Any]:
-    """Linear in the (event, threat) pairs for the per-pair calls (search, read artifacts); creates and
-    artifact posts happen once per threat, so they are counted as measured plus the threats not seen yet."""
-    scale = rep["events_total"] / rep["events_done"]
+    """Linear in the (event, threat) pairs for the per-pair calls (search, read artifacts) and the time;
+    creates and artifact posts happen once per threat, so they are counted as measured plus the threats
+    not seen yet (at the measured rate per threat)."""
+    scale = rep["pairs_total"] / max(1, rep["pairs"])
     kinds = rep["calls_by_kind"]
     per_pair = kinds.get("search", 0) + kinds.get("read artifacts", 0)
     once = kinds.get("create incident", 0) + kinds.get("add artifact", 0)

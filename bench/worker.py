@@ -9,7 +9,8 @@ process's max RSS is the app process's high-water mark (interpreter and imports 
 
 The job dict: ``kind``, ``soar`` (options for ``resilient.get_client``), ``soar_base_url``, ``org_id``,
 ``tap`` (``base_url``, ``principal``, ``secret``), ``now`` (ISO, the run's fixed clock), ``control_id``,
-``trace`` (``tracemalloc`` on), ``profile`` (a path for cProfile stats) and, for the baseline,
+``trace`` (``tracemalloc`` on), ``profile`` (a path for cProfile stats), ``soar_pid`` (the emulator's
+process, whose CPU time during the run is reported as ``soar_cpu_s``) and, for the baseline,
 ``interval`` and ``limit``.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import cProfile
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -40,6 +42,23 @@ def _rss_mb() -> float:
 
 def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) another process has used so far, from /proc (None if unknown)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _emulator(job: dict) -> EmulatorClient:
@@ -69,9 +88,13 @@ def run_job(job: dict) -> dict[str, Any]:
         tracemalloc.start()
     if profiler:
         profiler.enable()
+    soar_cpu = _process_cpu_s(job.get("soar_pid"))
+    cpu = _cpu_s()
     started = time.perf_counter()
     result = body()
     wall = time.perf_counter() - started
+    cpu = _cpu_s() - cpu
+    soar_after = _process_cpu_s(job.get("soar_pid"))
     if profiler:
         profiler.disable()
         profiler.dump_stats(job["profile"])
@@ -79,7 +102,9 @@ def run_job(job: dict) -> dict[str, Any]:
     if job.get("trace"):
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-    result.update({"wall_s": wall, "tracemalloc_peak_mb": peak, "rss_before_mb": rss_before,
+    result.update({"wall_s": wall, "cpu_s": cpu,
+                   "soar_cpu_s": None if soar_cpu is None or soar_after is None else soar_after - soar_cpu,
+                   "tracemalloc_peak_mb": peak, "rss_before_mb": rss_before,
                    "max_rss_mb": _max_rss_mb(), "emulator_calls": _emulator_calls(emu)})
     return result
 

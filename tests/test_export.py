@@ -64,16 +64,21 @@ def test_workflows_reference_known_functions_and_compile(export):
 
 
 def test_rules_reference_known_workflows_and_artifact_types(export):
+    from sim.soar.builtins import ARTIFACT_TYPES  # SOAR's built-in artifact types, as the emulator knows them
+
     workflows = {w["programmatic_name"] for w in export["workflows"]}
-    artifact_types = {a["name"] for a in export["incident_artifact_types"]}
+    own_types = {a["name"] for a in export["incident_artifact_types"]}
+    builtin = {name for _id, name in ARTIFACT_TYPES}
+    artifact_types = own_types | builtin
     names = [r["name"] for r in export["actions"]]
     assert len(names) == len(set(names))
     for rule in export["actions"]:
         assert set(rule["workflows"]) <= workflows
         for cond in rule["conditions"]:
             if cond["field_name"] == "artifact.type":
-                assert cond["value"] in artifact_types
-    assert {"Proofpoint TAP Threat ID", "Proofpoint TAP Campaign ID"} <= artifact_types
+                values = cond["value"] if isinstance(cond["value"], list) else [cond["value"]]
+                assert set(values) <= artifact_types, rule["name"]
+    assert {"Proofpoint TAP Threat ID", "Proofpoint TAP Campaign ID"} <= own_types
 
 
 def test_build_refuses_a_rule_naming_a_missing_workflow(monkeypatch):

@@ -1,0 +1,181 @@
+"""``pp_tap_get_forensics``: TAP's sandbox evidence for threats or a campaign, shaped for an incident.
+
+What the function returns and does:
+
+* a readable HTML report of every evidence item, uploaded as an incident attachment (a workflow script
+  cannot attach files). Its name carries a digest of the evidence, so a re-run with the same evidence
+  finds it and uploads nothing, and new evidence gives a new, distinguishable report;
+* ``new_artifacts``: the indicators (URLs, domains, IPs, hashes, file names, registry keys, mutexes)
+  the incident does not have yet, for the post-processing script to add with ``incident.addArtifact``;
+* ``new_rows``: evidence rows for the ``pp_tap_forensics`` data table that it does not have yet;
+* ``note_html``: a summary note, and ``changed``, true when any of the above is new: the script writes
+  the note only then, so a re-run adds no duplicate note.
+
+Without an incident ID nothing is compared or attached: everything is returned (for playbooks).
+Everything from the sandbox is attacker-influenced: the report and note are rendered with autoescaping,
+artifact values are checked per type (see :mod:`.indicators`) and row texts are made plain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fn_pp_tap_functions.errors import InputError, TapNotFoundError
+from fn_pp_tap_functions.investigation import indicators as ind
+from fn_pp_tap_functions.investigation.common import digest, inert, split_ids
+from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
+from fn_pp_tap_functions.rendering import render_template
+from fn_pp_tap_functions.soar_cases import row_cells
+from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.tap.forensics import Evidence, Forensics, ForensicsReport
+from fn_pp_tap_functions.tap.timestamps import iso_or_none
+from fn_pp_tap_functions.tap.validation import validate_campaign_id, validate_threat_id
+
+MAX_LOOKUPS = 10
+"""Forensics calls per run (TAP throttles Forensics by request type without publishing numbers)."""
+MAX_NEW_ARTIFACTS = 100
+MAX_NEW_ROWS = 200
+"""Per run; a re-run adds the rest, since everything already added is recognised."""
+
+TABLE = "pp_tap_forensics"
+COL_SOURCE = "pp_tap_fx_source"
+COL_TYPE = "pp_tap_fx_type"
+COL_DISPLAY = "pp_tap_fx_display"
+COL_MALICIOUS = "pp_tap_fx_malicious"
+COL_ENGINE = "pp_tap_fx_engine"
+COL_DETAIL = "pp_tap_fx_detail"
+COL_PLATFORMS = "pp_tap_fx_platforms"
+COL_KEY = "pp_tap_fx_key"
+COLUMNS: dict[str, str] = {
+    COL_SOURCE: "text", COL_TYPE: "text", COL_DISPLAY: "text", COL_MALICIOUS: "boolean", COL_ENGINE: "text",
+    COL_DETAIL: "text", COL_PLATFORMS: "text", COL_KEY: "text",
+}
+"""Column -> SOAR input type, in display order (the key last: it is for de-duplication)."""
+
+
+def _targets(threat_ids: Any, campaign_ids: Any, include_campaign: bool) -> list[tuple[str, str]]:
+    threats = split_ids(threat_ids, "threat ID", validate_threat_id, limit=MAX_LOOKUPS)
+    campaigns = split_ids(campaign_ids, "campaign ID", validate_campaign_id, limit=MAX_LOOKUPS)
+    if threats and campaigns:
+        raise InputError("Give threat IDs or campaign IDs for forensics, not both: TAP reports one or the other "
+                         "(use 'include campaign forensics' to add a threat's campaign).")
+    if not threats and not campaigns:
+        raise InputError("Give a threat ID or a campaign ID to get forensics for.")
+    if campaigns and include_campaign:
+        raise InputError("'Include campaign forensics' applies to threat IDs only, not to campaign IDs.")
+    return [("threat", t) for t in threats] + [("campaign", c) for c in campaigns]
+
+
+def _detail(what: Mapping[str, object]) -> str:
+    parts = []
+    for key, value in what.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        parts.append(f"{key}={shown}")
+    return inert("; ".join(parts), 1000)
+
+
+def evidence_row(report: ForensicsReport, evidence: Evidence) -> dict[str, Any]:
+    """One data-table row (cells by column) for an evidence item; the key identifies it across runs."""
+    source = f"{(report.scope or 'THREAT').lower()} {report.id or '?'}"
+    platforms = ", ".join(p.name or p.os or "?" for p in evidence.platforms)
+    return {
+        COL_SOURCE: inert(source, 200),
+        COL_TYPE: evidence.type,
+        COL_DISPLAY: inert(evidence.display, 500) or None,
+        COL_MALICIOUS: bool(evidence.malicious),
+        COL_ENGINE: evidence.engine,
+        COL_DETAIL: _detail(evidence.what) or None,
+        COL_PLATFORMS: inert(platforms, 200) or None,
+        COL_KEY: digest([report.scope, report.id, evidence.to_dict()], 24),
+    }
+
+
+def merge_reports(answers: Sequence[Forensics]) -> list[ForensicsReport]:
+    """The reports of several answers, each (scope, id) once: with 'include campaign forensics' every
+    threat of one campaign brings the same campaign report."""
+    seen: set[tuple[str | None, str | None]] = set()
+    out = []
+    for answer in answers:
+        for report in answer.reports:
+            if (report.scope, report.id) in seen:
+                continue
+            seen.add((report.scope, report.id))
+            out.append(report)
+    return out
+
+
+def get_forensics(client: TapClient, threat_ids: Any = None, campaign_ids: Any = None, *,
+                  include_campaign_forensics: bool = False, malicious_only: bool = True,
+                  cases: InvestigationCases | None = None, incident_id: int | None = None,
+                  profile: str | None = None) -> dict[str, Any]:
+    targets = _targets(threat_ids, campaign_ids, include_campaign_forensics)
+    answers: list[Forensics] = []
+    not_found: list[str] = []
+    for kind, ident in targets:
+        try:
+            if kind == "threat":
+                payload = client.forensics(threat_id=ident, include_campaign_forensics=include_campaign_forensics)
+            else:
+                payload = client.forensics(campaign_id=ident)
+        except TapNotFoundError:
+            not_found.append(f"{kind} {ident}")
+            continue
+        answers.append(Forensics.from_api(payload))
+    if not answers:
+        raise TapNotFoundError(f"Proofpoint TAP has no forensics for {', '.join(not_found)}: the threat or campaign "
+                               "is unknown or was not sandboxed.", what="forensics")
+
+    reports = merge_reports(answers)
+    pairs = [(r, e) for r in reports for e in r.evidence if e.malicious or not malicious_only]
+    found = ind.indicators(pairs, malicious_only=malicious_only)
+    rows = [evidence_row(r, e) for r, e in pairs]
+    generated = max((a.generated for a in answers if a.generated), default=None)
+    report_dicts = [{"scope": r.scope, "id": r.id, "name": r.name, "type": r.type,
+                     "threat_status": r.threat_status,
+                     "evidence": [e.to_dict() for e in r.evidence if e.malicious or not malicious_only]}
+                    for r in reports]
+    evidence_digest = digest([report_dicts, malicious_only], 12)
+    label = targets[0][1][:12] + (f"-and-{len(targets) - 1}-more" if len(targets) > 1 else "")
+    attachment_name = f"proofpoint-tap-forensics-{targets[0][0]}-{label}-{evidence_digest}.html"
+
+    counts: dict[str, int] = {}
+    for _, evidence in pairs:
+        counts[evidence.type or "other"] = counts.get(evidence.type or "other", 0) + 1
+    result: dict[str, Any] = {
+        "targets": [f"{k} {i}" for k, i in targets],
+        "not_found": not_found,
+        "generated": iso_or_none(generated),
+        "malicious_only": malicious_only,
+        "include_campaign_forensics": include_campaign_forensics,
+        "reports": report_dicts,
+        "evidence_count": len(pairs),
+        "malicious_count": sum(1 for _, e in pairs if e.malicious),
+        "counts_by_type": dict(sorted(counts.items())),
+        "indicators": [i.to_dict() for i in found],
+        "new_artifacts": [i.to_dict() for i in found],
+        "new_rows": rows,
+        "attachment": {"name": attachment_name, "added": False, "id": None},
+        "incident_id": incident_id,
+        "profile": profile,
+        "more_to_add": False,
+    }
+    if cases is not None and incident_id is not None:
+        existing = ind.existing_keys(cases.artifacts(incident_id))
+        new_artifacts = ind.new_only(found, existing)
+        have_rows = {row_cells(r).get(COL_KEY) for r in cases.rows(incident_id, TABLE)}
+        new_rows = [r for r in rows if r[COL_KEY] not in have_rows]
+        result["more_to_add"] = len(new_artifacts) > MAX_NEW_ARTIFACTS or len(new_rows) > MAX_NEW_ROWS
+        result["new_artifacts"] = [i.to_dict() for i in new_artifacts[:MAX_NEW_ARTIFACTS]]
+        result["new_rows"] = new_rows[:MAX_NEW_ROWS]
+        names = {a.get("name") for a in cases.attachments(incident_id)}
+        if attachment_name not in names:
+            html = render_template("forensics_report.html.j2", result=result, generated=result["generated"])
+            added = cases.add_attachment(incident_id, attachment_name, html.encode("utf-8"), "text/html")
+            result["attachment"] = {"name": attachment_name, "added": True,
+                                    "id": added.get("id") if isinstance(added, Mapping) else None}
+    result["changed"] = bool(result["attachment"]["added"] or result["new_artifacts"] or result["new_rows"])
+    result["note_html"] = render_template("forensics_note.html.j2", result=result)
+    return result
