@@ -23,6 +23,7 @@ from sim.stack import APP, Stack
 
 CLICKED_THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
 CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
+FORENSICS_THREAT = "eee4a2ef5531c67cc787e35d9d22f4dd966d29967938d38356ecc95bee7bb8a7"
 START = time.monotonic()
 
 
@@ -125,11 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{len(incidents)} incidents, one per threat:", "\n".join(summary_line(i) for i in incidents))
 
         target = next(i for i in incidents if i["properties"]["pp_tap_group_key"] == f"threat:{CLICKED_THREAT}")
+        for inc in incidents:  # the automatic rule "Proofpoint TAP: Enrich new incident" ran on each of them
+            stack.soar.wait_for_workflows(inc["id"], timeout=120)
+        enrichment = [n for n in notes(stack, target["id"]) if n.startswith("Proofpoint TAP enrichment")]
+        say(f"The automatic rule 'Proofpoint TAP: Enrich new incident' enriched all {len(incidents)} incidents; "
+            f"on #{target['id']}:", enrichment[0] if enrichment else "(no enrichment note)")
         rows = stack.soar.get(f"/incidents/{target['id']}/table_data/pp_tap_events")["rows"]
         table = "\n".join(f"{r['cells']['pp_tap_event_type']['value']:<18} {r['cells']['pp_tap_recipient']['value']}"
                           for r in rows)
         say(f"Analyst opens #{target['id']}: its 'Proofpoint TAP events' table and its note",
-            table + "\n" + "\n".join(notes(stack, target["id"])))
+            table + "\n" + "\n".join(n for n in notes(stack, target["id"])
+                                        if not n.startswith("Proofpoint TAP enrichment")))
         art = artifact_id(stack, target["id"], "Proofpoint TAP Threat ID")
         stack.invoke_rule("Proofpoint TAP: Get threat", target["id"], artifact_id=art)
         say("Menu item 'Proofpoint TAP: Get threat' on the threat ID artifact wrote:", notes(stack, target["id"])[-1])
@@ -140,6 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         stack.invoke_rule("Proofpoint TAP: Get campaign", target["id"], artifact_id=campaign_art)
         say("Menu item 'Proofpoint TAP: Get campaign' wrote:", notes(stack, target["id"])[-1])
 
+        malware = next(i for i in incidents if i["properties"]["pp_tap_group_key"] == f"threat:{FORENSICS_THREAT}")
+        run = stack.invoke_rule("Proofpoint TAP: Get forensics", malware["id"])
+        result = run["function_calls"][-1]["result"]["content"] if run["status"] == "completed" else {}
+        attachments = stack.soar.get(f"/incidents/{malware['id']}/attachments")
+        attachments = attachments.get("entities", attachments) if isinstance(attachments, dict) else attachments
+        say(f"Menu item 'Proofpoint TAP: Get forensics' on #{malware['id']}: {result.get('evidence_count', 0)} pieces "
+            f"of evidence, {len(result.get('new_artifacts') or [])} new artifacts, report attached as "
+            f"{', '.join(a.get('name', '?') for a in attachments) or '(none)'}; its note:",
+            notes(stack, malware["id"])[-1] if run["status"] == "completed" else run.get("terminate_reason", ""))
         say("TAP reports the same phish delivered to one more person; the next run adds it to the same incident")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         stack.tap.add_events([{"type": "messagesDelivered", "event": {
