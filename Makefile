@@ -30,6 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.sweep
 
 validate: $(STAMP)
 	$(BIN)/resilient-sdk validate -p . --validate
