@@ -33,10 +33,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sweep
 
 validate: $(STAMP)
-	$(BIN)/resilient-sdk validate -p . --validate
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk validate -p . --validate
 
 package: $(STAMP)
-	$(BIN)/resilient-sdk package -p . --validate
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk package -p . --validate
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .demo
