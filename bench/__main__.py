@@ -10,7 +10,10 @@ import argparse
 import json
 import os
 import platform
+import signal
+import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 
 from bench import report
@@ -23,6 +26,7 @@ from bench.runner import (
     run_size,
     temp_profile_dir,
 )
+from bench.stack import ROOT
 
 DEFAULT_SIZES = (1_000, 10_000, 50_000)
 
@@ -50,7 +54,9 @@ def _sample(text: str) -> int | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Ingestion benchmark of fn_pp_tap_functions: our run_ingestion against "
+        "a naive per-event baseline, on synthetic TAP data, through the SOAR emulator and the TAP simulator.")
     parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES),
                         help="events per size, comma separated (default 1000,10000,50000)")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
@@ -71,8 +77,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _revision() -> str:
+    """The checkout's commit and whether files differ from it (read-only git; no index refresh)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown revision"
+    if not head:
+        return "unknown revision"
+    return f"commit {head}" + (f" + uncommitted changes in {len(changed)} files" if changed else "")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the benchmark like Ctrl-C: the emulator and worker processes it started are stopped."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _stop_on_sigterm()
 
     def say(text: str = "") -> None:
         print(text, flush=True)
@@ -85,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                       profile_dir=profile_dir, emulator_as_is=args.emulator_as_is, seed=args.seed)
     say(f"Proofpoint TAP ingestion benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, sizes {', '.join(f'{s:,}' for s in args.sizes)}")
+    say(f"App: {_revision()}")
     say("Data: per size N, N//100 kept threats, mostly delivered messages (1-3 recipients, some with two threats"
         " or a cleared one), ~10 % permitted clicks, ~5 % blocked events and ~1 % cleared-only messages (to be "
         "dropped), all in ONE SIEM window that ended 2 minutes before the run's clock.")

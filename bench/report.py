@@ -69,8 +69,8 @@ def table(results: list[SizeResult], say: Say) -> None:
             b = r.baseline
             if b and b.get("extrapolated"):
                 say(f"* BASELINE AT {r.size:,} EVENTS IS EXTRAPOLATED: measured on the first {b['events_done']:,} of "
-                    f"{b['events_total']:,} kept events ({_n(b['wall_s_measured'], 1)} s, "
-                    f"{_n(b['soar_calls_measured'])} SOAR calls),")
+                    f"{b['events_total']:,} kept events")
+                say(f"*   ({_n(b['wall_s_measured'], 1)} s, {_n(b['soar_calls_measured'])} SOAR calls), then")
                 say("*   scaled LINEARLY per (event, threat) pair for the search and read-artifacts calls and the")
                 say("*   time; creates and artifact posts (once per threat) counted as measured plus the threats")
                 say("*   not seen yet.")
@@ -90,13 +90,16 @@ def breakdown(results: list[SizeResult], say: Say) -> None:
             say(f"  {'':>7}  baseline: wall {_n(b.get('wall_s_measured', b['wall_s']), 1)} s measured, app CPU "
                 f"{_n(b.get('cpu_s'), 1)} s, SOAR emulator CPU {_n(b.get('soar_cpu_s'), 1)} s")
     say("")
-    say("SOAR calls of one run, by kind (ours | baseline):")
+    say("SOAR calls of one run, by kind, as the emulator served them (cross-check: the app's SoarCases.calls):")
     for r in results:
         ours = _kinds(r.ours.get("emulator_calls_by_kind") or {})
-        base = r.baseline["report"]["calls_by_kind"] if r.baseline else {}
-        part = " (measured part)" if r.baseline and r.baseline.get("extrapolated") else ""
-        say(f"  {r.size:>7,}: ours {ours}")
-        say(f"  {'':>7}  baseline{part} {base}")
+        say(f"  {r.size:>7,}: ours: SoarCases.calls {_n(r.ours['soar_calls'])}, emulator "
+            f"{_n(r.ours['emulator_calls'])}: {ours}")
+        if r.baseline:
+            b = r.baseline
+            part = " in the measured part" if b.get("extrapolated") else ""
+            say(f"  {'':>7}  baseline: counted {_n(b.get('soar_calls_measured', b['soar_calls']))}, emulator "
+                f"{_n(b['emulator_calls'])}{part}: {b['report']['calls_by_kind']}")
     say("")
     say("Replay of the same window (control cursor set back; nothing may be created or added):")
     for r in results:

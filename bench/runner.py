@@ -28,10 +28,11 @@ from bench.dataset import Dataset, fmt, generate
 from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap
 from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control
 from fn_pp_tap_functions.ingest.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
+from fn_pp_tap_functions.ingestion import IngestSettings
 from fn_pp_tap_functions.soar_cases import SoarCases
 from sim.soar.harness import EmulatorClient
 
-OVERLAP = timedelta(minutes=30)  # IngestSettings.overlap_minutes: a run starts at cursor - overlap
+OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)  # a run starts at its cursor - overlap
 MIN_BASELINE_SAMPLE = 5000
 DEFAULT_BASELINE_SAMPLE = 10_000  # the whole baseline at 50,000 events takes about 15 minutes here
 

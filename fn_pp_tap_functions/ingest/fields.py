@@ -89,6 +89,7 @@ EVENT_COLUMNS: dict[str, str] = {
 
 ARTIFACT_THREAT_ID = "Proofpoint TAP Threat ID"
 ARTIFACT_CAMPAIGN_ID = "Proofpoint TAP Campaign ID"
+ARTIFACT_MESSAGE_ID = "Proofpoint TAP Message-ID"
 STANDARD_ARTIFACT_TYPES: tuple[str, ...] = (
     "URL",
     "Malware MD5 Hash",
@@ -100,5 +101,5 @@ STANDARD_ARTIFACT_TYPES: tuple[str, ...] = (
     "IP Address",
 )
 """SOAR's built-in artifact types the shipped template uses (present in every org)."""
-CUSTOM_ARTIFACT_TYPES: tuple[str, ...] = (ARTIFACT_THREAT_ID, ARTIFACT_CAMPAIGN_ID)
+CUSTOM_ARTIFACT_TYPES: tuple[str, ...] = (ARTIFACT_THREAT_ID, ARTIFACT_CAMPAIGN_ID, ARTIFACT_MESSAGE_ID)
 """Artifact types this app defines in its customizations."""
