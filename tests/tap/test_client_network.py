@@ -40,7 +40,7 @@ def test_connection_refused_is_named_and_not_retried(caplog):
     assert err.value.reason == "refused" and "refused" in str(err.value)
     assert "Retry limit exceeded" not in str(err.value)
     assert client.calls == {}  # nothing reached TAP
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # not retried with back-off (which would take minutes)
     assert SECRET not in str(err.value) and SECRET not in caplog.text
 
 
