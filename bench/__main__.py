@@ -91,18 +91,22 @@ def _revision() -> str:
     return f"commit {head}" + (f" + uncommitted changes in {len(changed)} files" if changed else "")
 
 
-def _stop_on_sigterm() -> None:
+def main(argv: list[str] | None = None) -> int:
     """SIGTERM ends the benchmark like Ctrl-C: the emulator and worker processes it started are stopped."""
+    args = parse_args(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _main(args)
+
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    _stop_on_sigterm()
-
+def _main(args: argparse.Namespace) -> int:
     def say(text: str = "") -> None:
         print(text, flush=True)
 

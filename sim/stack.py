@@ -120,7 +120,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             new = [i for i in soar.workflow_instances(incident_id) if i["workflow_instance_id"] not in before]
-            if new and all(i["status"] != "running" for i in new):
-                return max(new, key=lambda i: i["workflow_instance_id"])
+            # ours is the first instance started after our call (a concurrent caller's come later)
+            ours = min(new, key=lambda i: i["workflow_instance_id"]) if new else None
+            if ours is not None and ours["status"] != "running":
+                return ours
             time.sleep(0.2)
         raise TimeoutError(f"rule {rule!r} on incident {incident_id} did not finish in {timeout} s")

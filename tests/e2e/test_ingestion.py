@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -236,21 +237,25 @@ def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, control)
         one(stack, f"new{i}")  # exactly one each
 
 
-def test_two_concurrent_runs_never_both_work(stack, control):
+def test_two_concurrent_runs_never_both_work(stack, cases, control):
+    # TAP answers the first run's first SIEM call slowly, so the second run starts while the first holds
+    # the lease: the second must end at once as "busy" and the first must finish normally.
+    stack.tap.inject_fault(r"^/v2/siem/", None, times=1, delay=8)
     results = []
-
-    def go():
-        results.append(ingest(stack, control))
-
-    threads = [threading.Thread(target=go) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    statuses = sorted(r[1]["status"] for r in results)
-    assert "busy" in statuses, statuses
-    busy = next(r[1] for r in results if r[1]["status"] == "busy")
-    assert "holds the lease" in busy["error"] or "took the lease" in busy["error"]
+    first = threading.Thread(target=lambda: results.append(ingest(stack, control)))
+    first.start()
+    deadline = time.monotonic() + 60
+    while not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease"):
+        assert time.monotonic() < deadline, "the first run never took the lease"
+        time.sleep(0.1)
+    second = ingest(stack, control)
+    first.join(300)
+    stack.tap.clear_faults()
+    assert second[1]["status"] == "busy" and "lease" in second[1]["error"]
+    assert second[1]["tap_calls_total"] == 0
+    (first_result,) = results
+    assert first_result[1]["status"] == "completed"
+    assert not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease")  # released
 
 
 def test_429_mid_run_stops_cleanly_and_the_next_run_resumes(stack, cases, control):
