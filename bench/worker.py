@@ -117,6 +117,8 @@ def _prepare_ours(job: dict, client: Any):
 
     now = datetime.fromisoformat(job["now"])
     cases = SoarCases(client)
+    # no retries: a failed TAP call must fail the benchmark, not hide in its time; a long timeout: the
+    # simulator takes several seconds to serialise a 50,000-event answer (it is not TAP's speed)
     tap = TapClient(job["tap"]["base_url"], job["tap"]["principal"], job["tap"]["secret"], retries=0,
                     timeout=300)
     policy = IngestPolicy.from_inputs({})  # blank inputs: the shipped defaults

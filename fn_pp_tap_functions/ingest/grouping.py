@@ -36,7 +36,10 @@ from fn_pp_tap_functions.tap.events import ThreatInfo
 from fn_pp_tap_functions.tap.timestamps import iso_or_none
 from fn_pp_tap_functions.tap.vocab import EventType, ThreatStatus, ThreatType
 
-ROW_CAP_PER_RUN = 50
+ROW_CAP_PER_RUN = 5
+"""Each table row is one SOAR REST call: a few rows per group per run keep the calls proportional to the
+number of groups, not of events (the rest are counted in the incident's fields and ledger; later runs add
+more rows, up to the per-incident cap)."""
 MAX_SUBJECTS = 10
 CONTEXT_STRING_LIMIT = 8192
 """Longest string a template sees (a 100 KB subject is cut before rendering, not after)."""

@@ -516,6 +516,7 @@ class RestApi:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
     protocol_version = "HTTP/1.1"
     server_version = "SOAR-emulator/51.0"
     api: RestApi
