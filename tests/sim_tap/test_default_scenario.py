@@ -108,5 +108,7 @@ def test_campaign_threats_forensics_people(default_sim):
         assert len(evidence_types) >= 8 and blacklisted_int
         assert session.get(f"{base}/v2/people/vap", params={"window": "90"}, timeout=5).json()["users"]
         assert session.get(f"{base}/v2/people/top-clickers", params={"window": "14"}, timeout=5).json()["users"]
-        window = f"{iso(default_sim.now() - timedelta(days=1))}/{iso(default_sim.now())}"
+        # end a minute ago: an interval ending "now" may still be current when it arrives
+        end = default_sim.now() - timedelta(minutes=1)
+        window = f"{iso(end - timedelta(hours=23))}/{iso(end)}"
         assert session.get(f"{base}/v2/campaign/ids", params={"interval": window}, timeout=5).json()["campaigns"]
