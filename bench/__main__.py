@@ -69,9 +69,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="repeat our run with tracemalloc on for the peak (default: yes)")
     parser.add_argument("--profile", nargs="?", const="", default=None, metavar="DIR",
                         help="cProfile our timed runs (into DIR, default a temp folder) and print the hot spots")
-    parser.add_argument("--emulator-as-is", action="store_true",
-                        help="use the stock `python -m sim.soar` (stalls ~40 ms per response) instead of the "
-                             "TCP_NODELAY launcher bench.soar_process")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="PATH", help="write every number and check as JSON")
     return parser.parse_args(argv)
@@ -115,16 +112,14 @@ def _main(args: argparse.Namespace) -> int:
         profile_dir = args.profile or temp_profile_dir()
         os.makedirs(profile_dir, exist_ok=True)
     options = Options(baseline=args.baseline, baseline_limit=args.baseline_sample, memory=args.memory_run,
-                      profile_dir=profile_dir, emulator_as_is=args.emulator_as_is, seed=args.seed)
+                      profile_dir=profile_dir, seed=args.seed)
     say(f"Proofpoint TAP ingestion benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, sizes {', '.join(f'{s:,}' for s in args.sizes)}")
     say(f"App: {_revision()}")
     say("Data: per size N, N//100 kept threats, mostly delivered messages (1-3 recipients, some with two threats"
         " or a cleared one), ~10 % permitted clicks, ~5 % blocked events and ~1 % cleared-only messages (to be "
         "dropped), all in ONE SIEM window that ended 2 minutes before the run's clock.")
-    say("Stand-ins: a fresh SOAR emulator PROCESS per run "
-        + ("(stock `python -m sim.soar`)" if args.emulator_as_is else
-           "(`python -m bench.soar_process`: the stock emulator with TCP_NODELAY, see bench/soar_process.py)")
+    say("Stand-ins: a fresh SOAR emulator PROCESS per run (`python -m sim.soar`)"
         + "; the TAP simulator in the benchmark's process; the app and the baseline each in a worker process.")
     say("")
 

@@ -149,7 +149,6 @@ class Options:
     baseline_limit: int | None = DEFAULT_BASELINE_SAMPLE  # baseline on at most N kept events, then extrapolated
     memory: bool = True  # the extra tracemalloc run
     profile_dir: str | None = None  # cProfile the timed run into this folder
-    emulator_as_is: bool = False  # the stock emulator, with its ~40 ms stall per response
     seed: int = 7
 
 
@@ -174,7 +173,7 @@ def run_size(size: int, options: Options = Options(), *, say: Say = print) -> Si
 
 
 def _ours(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Options) -> None:
-    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
+    with EmulatorProcess() as emulator:
         control_id = prepare_control(emulator, ds)
         profile = os.path.join(options.profile_dir, f"ours-{ds.size}.prof") if options.profile_dir else None
         say(f"[{ds.size:,}] ours: timed run ...")
@@ -242,7 +241,7 @@ def _diff(before: dict, after: dict) -> str:
 
 def _memory(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Options) -> None:
     say(f"[{ds.size:,}] ours: memory run (tracemalloc on, fresh SOAR org) ...")
-    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
+    with EmulatorProcess() as emulator:
         control_id = prepare_control(emulator, ds)
         run = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id, trace=True))
     report = run["report"]
@@ -261,7 +260,7 @@ def _baseline(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: 
         limit = None
     say(f"[{ds.size:,}] baseline: naive per-event run on "
         f"{'ALL events' if limit is None else f'the first {limit:,} events (EXTRAPOLATED)'} ...")
-    with EmulatorProcess(as_is=options.emulator_as_is) as emulator:
+    with EmulatorProcess() as emulator:
         interval = f"{fmt(ds.window_start)}/{fmt(ds.window_end)}"
         run = run_worker(_job("baseline", emulator, tap_url, interval=interval, limit=limit))
     rep = run["report"]

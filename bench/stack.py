@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "fn_pp_tap_functions" / "util" / "data" / "export.res"
 TAP_PRINCIPAL = "bench-principal"
 TAP_SECRET = "bench-secret"
-_LISTENING = re.compile(r"SOAR emulator listening on (https://[^\s]+)")
 
 
 class EmulatorProcess:
     """A fresh SOAR org in a subprocess, with the app's export imported. Use as a context manager."""
 
-    def __init__(self, *, as_is: bool = False) -> None:
-        self.as_is = as_is  # True: the stock `python -m sim.soar` (with its ~40 ms stall per response)
+    def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="pp-tap-bench-soar-")
         self.app_config = os.path.join(self._tmp.name, "app.config")
         self.proc: subprocess.Popen | None = None
@@ -46,10 +41,7 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         Path(self.app_config).write_text("[fn_pp_tap_functions]\n", encoding="utf-8")
         args = ["--cert-dir", os.path.join(self._tmp.name, "certs"), "--log-level", "ERROR"]
-        if self.as_is:
-            self.proc, base_url = start_emulator_process(self.app_config, extra_args=args)
-        else:
-            self.proc, base_url = _start_nodelay(self.app_config, args)
+        self.proc, base_url = start_emulator_process(self.app_config, extra_args=args)
         for stream in (self.proc.stdout, self.proc.stderr):  # drained, so a chatty emulator never blocks
             threading.Thread(target=_drain, args=(stream, self.output), daemon=True).start()
         cfg = read_app_config(self.app_config)
@@ -94,28 +86,6 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _start_nodelay(app_config: str, args: list[str], timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
-    """``python -m bench.soar_process`` (the emulator with TCP_NODELAY); returns ``(process, base_url)``."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "bench.soar_process", "--app-config", app_config, *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
-                raise RuntimeError(f"the emulator exited with {proc.returncode}: {err}")
-            continue
-        found = _LISTENING.search(line)
-        if found:
-            return proc, found.group(1)
-    proc.kill()
-    raise TimeoutError("the emulator did not print its listening line")
 
 
 def _drain(stream: Any, into: list[str]) -> None:
