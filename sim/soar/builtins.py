@@ -9,6 +9,7 @@ severities Low=50, Medium=51, High=52. ``resolution_id`` and ``resolution_summar
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 
@@ -88,6 +89,7 @@ def operations_for(input_type: str) -> list[str]:
     return list(_OPS_TEXT)
 
 
+@functools.lru_cache(maxsize=4096)
 def _stable_uuid(*parts: object) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "soar-emulator/" + "/".join(str(p) for p in parts)))
 

@@ -31,6 +31,7 @@ import threading
 import time
 import traceback
 import uuid as uuidlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,6 +80,7 @@ class Soar:
         self.dispatcher = None  # set by the server: sim.soar.dispatch.Dispatcher
         self.function_timeout = 600.0
         self._models: dict[str, tuple[int, Any]] = {}
+        self._derived_cache: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._recover_instances()
 
     # ------------------------------------------------------------------------------------------------
@@ -93,8 +95,31 @@ class Soar:
 
     # ------------------------------------------------------------------------------------------------
     # fields
+    def _derived(self, name: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """``build()``, kept until a document of one of ``kinds`` changes (the caller must not mutate it).
+
+        Fields and types are derived from the registrations on every request that renders an incident;
+        rebuilding them each time made the emulator's cost grow with an incident's artifacts, not SOAR's."""
+        key = tuple(self.store.generation(k) for k in kinds)
+        hit = self._derived_cache.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = build()
+        self._derived_cache[name] = (key, value)
+        return value
+
     def incident_fields(self) -> list[dict]:
         """Built-in fields (with owner/phase/type values of this org) then the imported custom ones."""
+        return copy.deepcopy(self._incident_fields())
+
+    def _incident_fields(self) -> list[dict]:
+        return self._derived("incident_fields", ("field", "phase", "incident_type"), self._build_incident_fields)
+
+    def _incident_fields_by_name(self) -> dict[str, dict]:
+        return self._derived("incident_fields_by_name", ("field", "phase", "incident_type"),
+                             lambda: {f["name"]: f for f in self._incident_fields()})
+
+    def _build_incident_fields(self) -> list[dict]:
         out = []
         for fd in builtins.builtin_incident_fields():
             if fd["name"] in ("owner_id", "members"):
@@ -125,10 +150,8 @@ class Soar:
                 if f["_type"] == type_name]
 
     def incident_field(self, name: str) -> dict | None:
-        for fd in self.incident_fields():
-            if fd["name"] == name:
-                return fd
-        return None
+        fd = self._incident_fields_by_name().get(name)
+        return copy.deepcopy(fd) if fd is not None else None
 
     def custom_incident_field(self, name: str) -> dict | None:
         f = self.store.peek("field", f"incident/{name}")
@@ -180,17 +203,34 @@ class Soar:
     # ------------------------------------------------------------------------------------------------
     # artifact types, functions, destinations, rules, workflows (read side of the registrations)
     def artifact_types(self) -> list[dict]:
-        return builtin_artifact_types() + [copy.deepcopy(t) for t in self.store.values("artifact_type")]
+        return copy.deepcopy(self._artifact_types())
+
+    def _artifact_types(self) -> list[dict]:
+        return self._derived("artifact_types", ("artifact_type",),
+                             lambda: builtin_artifact_types() + [copy.deepcopy(t)
+                                                                 for t in self.store.values("artifact_type")])
+
+    def _artifact_type_index(self) -> dict[Any, dict]:
+        """Every artifact type by id, name and programmatic name (the first type that has the key wins)."""
+        def build() -> dict[Any, dict]:
+            index: dict[Any, dict] = {}
+            for t in self._artifact_types():
+                for key in (t["id"], t["name"], t.get("programmatic_name")):
+                    if key is not None:
+                        index.setdefault(key, t)
+            return index
+        return self._derived("artifact_type_index", ("artifact_type",), build)
 
     def artifact_type(self, ref: Any) -> dict | None:
+        """The type (read-only: callers must not change it) by id, name or programmatic name."""
         if isinstance(ref, dict):
             ref = ref.get("id", ref.get("name"))
         if isinstance(ref, str) and ref.isdigit():
             ref = int(ref)
-        for t in self.artifact_types():
-            if ref == t["id"] or ref == t["name"] or ref == t.get("programmatic_name"):
-                return t
-        return None
+        try:
+            return self._artifact_type_index().get(ref)
+        except TypeError:  # an unhashable reference names no type
+            return None
 
     def functions(self) -> list[dict]:
         return [self.function(f["name"]) for f in sorted(self.store.values("function"), key=lambda f: f["id"])]
@@ -292,7 +332,7 @@ class Soar:
         return inc
 
     def render_incident(self, inc: dict, names: bool = False, level: str = "full") -> dict:
-        fields = {f["name"]: f for f in self.incident_fields()}
+        fields = self._incident_fields_by_name()
         out: dict[str, Any] = {}
         for name, fd in fields.items():
             if fd.get("prefix") == "properties":
@@ -339,7 +379,7 @@ class Soar:
 
     def _coerce_incident_values(self, body: dict, *, creating: bool) -> tuple[dict, dict, list, list]:
         """Validate an incident body; returns (builtin values, property values, artifacts, comments)."""
-        fields = {f["name"]: f for f in self.incident_fields() if f.get("prefix") != "properties"}
+        fields = {name: f for name, f in self._incident_fields_by_name().items() if f.get("prefix") != "properties"}
         values: dict[str, Any] = {}
         props: dict[str, Any] = {}
         allowed_extra = builtins.INCIDENT_DTO_EXTRA
@@ -387,7 +427,7 @@ class Soar:
     def _check_required(self, inc: dict) -> None:
         missing_always = []
         missing_close = []
-        for fd in self.incident_fields():
+        for fd in self._incident_fields():
             value = inc.get("properties", {}).get(fd["name"]) if fd.get("prefix") == "properties" \
                 else inc.get(fd["name"])
             if fd.get("required") == "always" and is_empty(value):
@@ -607,9 +647,8 @@ class Soar:
         with self.lock:
             inc = self._get_incident_doc(inc_id)
             for kind in ("artifact", "note", "attachment", "row"):
-                for doc in self.store.values(kind):
-                    if doc.get("inc_id") == inc["id"]:
-                        self.store.delete(kind, doc["id"])
+                for doc in self.store.children(kind, inc["id"]):
+                    self.store.delete(kind, doc["id"])
             self.store.delete("incident", inc["id"])
 
     # -- query -----------------------------------------------------------------------------------------
@@ -755,8 +794,7 @@ class Soar:
     def notes(self, inc_id: Any) -> list[dict]:
         with self.lock:
             inc = self._get_incident_doc(inc_id)
-            return [self.render_note(n) for n in sorted(self.store.values("note"), key=lambda n: n["id"])
-                    if n["inc_id"] == inc["id"]]
+            return [self.render_note(n) for n in self.store.children("note", inc["id"])]
 
     # ------------------------------------------------------------------------------------------------
     # artifacts
@@ -810,9 +848,7 @@ class Soar:
     def artifacts(self, inc_id: Any, names: bool = False) -> list[dict]:
         with self.lock:
             inc = self._get_incident_doc(inc_id)
-            return [self.render_artifact(a, names) for a in sorted(self.store.values("artifact"),
-                                                                   key=lambda a: a["id"])
-                    if a["inc_id"] == inc["id"]]
+            return [self.render_artifact(a, names) for a in self.store.children("artifact", inc["id"])]
 
     def _get_artifact_doc(self, inc_id: Any, art_id: Any) -> dict:
         inc = self._get_incident_doc(inc_id)
@@ -888,9 +924,7 @@ class Soar:
     def attachments(self, inc_id: Any) -> list[dict]:
         with self.lock:
             inc = self._get_incident_doc(inc_id)
-            return [self.render_attachment(a, inc) for a in sorted(self.store.values("attachment"),
-                                                                   key=lambda a: a["id"])
-                    if a["inc_id"] == inc["id"]]
+            return [self.render_attachment(a, inc) for a in self.store.children("attachment", inc["id"])]
 
     def attachment(self, inc_id: Any, att_id: Any, content: bool = False) -> Any:
         with self.lock:
@@ -941,8 +975,8 @@ class Soar:
         with self.lock:
             inc = self._get_incident_doc(inc_id)
             table = self._table(table_name)
-            rows = [self.render_row(r, names) for r in sorted(self.store.values("row"), key=lambda r: r["id"])
-                    if r["inc_id"] == inc["id"] and r["table"] == table_name]
+            rows = [self.render_row(r, names) for r in self.store.children("row", inc["id"])
+                    if r["table"] == table_name]
             return {"id": table.get("id"), "table_name": table_name, "display_name": table.get("display_name"),
                     "rows": rows}
 
@@ -1038,6 +1072,9 @@ class Soar:
         """Evaluate automatic rules for a created/changed object and start what matches."""
         if old is not None and old == new:
             return
+        if not any(rule.get("type") == 0 and rule.get("enabled", True) and rule.get("object_type") == object_type
+                   for rule in self.store.values("rule")):
+            return  # no automatic rule can match: nothing to evaluate (and no object to render for it)
         depth = getattr(_local, "depth", 0)
         try:
             incident = self.engine_incident(inc_id)

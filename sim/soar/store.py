@@ -4,6 +4,11 @@ Without a path everything lives in memory. With a path every write goes through 
 (``docs(kind, id, body)`` and ``meta(key, value)``), so incidents, notes, artifacts, rows, imports,
 registrations, workflow instances and the id counters survive a restart. The caller (the core) holds
 its own lock around every read-modify-write; the store has a lock only for its SQLite connection.
+
+Two things keep the emulator's cost per request flat as an org grows (a real SOAR answers from indexed
+tables): documents that belong to an incident (``inc_id``) are indexed by it, so an incident's artifacts,
+notes or rows are found without scanning every incident's; and each kind has a generation number that
+changes with every write, so the core can cache what it derives from registrations (fields, types).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ class Store:
         self._meta: dict[str, object] = {}
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
+        self._children: dict[str, dict[object, set[str]]] = {}  # kind -> inc_id -> ids of its documents
+        self._generation: dict[str, int] = {}
         if path:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -29,7 +36,9 @@ class Store:
                              "body TEXT NOT NULL, PRIMARY KEY (kind, id))")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             for kind, doc_id, body in self._db.execute("SELECT kind, id, body FROM docs"):
-                self._docs.setdefault(kind, {})[doc_id] = json.loads(body)
+                doc = json.loads(body)
+                self._docs.setdefault(kind, {})[doc_id] = doc
+                self._index(kind, doc_id, None, doc)
             for key, value in self._db.execute("SELECT key, value FROM meta"):
                 self._meta[key] = json.loads(value)
 
@@ -46,16 +55,43 @@ class Store:
         """Stored documents of a kind (no copies): read-only use under the core's lock."""
         return iter(list(self._docs.get(kind, {}).values()))
 
+    def children(self, kind: str, inc_id: object) -> list[dict]:
+        """Stored documents of a kind that belong to one incident, by id (no copies: read-only use)."""
+        docs = self._docs.get(kind, {})
+        ids = self._children.get(kind, {}).get(inc_id, ())
+        return sorted((docs[i] for i in ids), key=lambda d: d.get("id", 0))
+
+    def generation(self, kind: str) -> int:
+        """A number that changes whenever a document of this kind is written or deleted."""
+        return self._generation.get(kind, 0)
+
+    def _index(self, kind: str, doc_id: str, old: dict | None, new: dict | None) -> None:
+        self._generation[kind] = self._generation.get(kind, 0) + 1
+        old_parent = old.get("inc_id") if isinstance(old, dict) else None
+        new_parent = new.get("inc_id") if isinstance(new, dict) else None
+        if old_parent == new_parent:
+            return
+        index = self._children.setdefault(kind, {})
+        if old_parent is not None:
+            index.get(old_parent, set()).discard(doc_id)
+        if new_parent is not None:
+            index.setdefault(new_parent, set()).add(doc_id)
+
     def put(self, kind: str, doc_id: object, doc: dict) -> None:
         stored = copy.deepcopy(doc)
-        self._docs.setdefault(kind, {})[str(doc_id)] = stored
+        bucket = self._docs.setdefault(kind, {})
+        self._index(kind, str(doc_id), bucket.get(str(doc_id)), stored)
+        bucket[str(doc_id)] = stored
         if self._db is not None:
             with self._db_lock:
                 self._db.execute("INSERT OR REPLACE INTO docs (kind, id, body) VALUES (?, ?, ?)",
                                  (kind, str(doc_id), json.dumps(stored)))
 
     def delete(self, kind: str, doc_id: object) -> bool:
-        existed = self._docs.get(kind, {}).pop(str(doc_id), None) is not None
+        old = self._docs.get(kind, {}).pop(str(doc_id), None)
+        existed = old is not None
+        if existed:
+            self._index(kind, str(doc_id), old, None)
         if existed and self._db is not None:
             with self._db_lock:
                 self._db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, str(doc_id)))
