@@ -101,6 +101,17 @@ class LeaseBusy(Exception):
     """Another run holds the lease; the message says until when."""
 
 
+def _with_props(control: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+    """The control incident as our successful PATCH left it.
+
+    An old_value PATCH that succeeded means SOAR now holds exactly these values, so reading the incident
+    back would cost a call and tell us nothing new; fields we did not write keep the values we read, and
+    any later PATCH checks them again (old_value), so a change made meanwhile is never overwritten."""
+    out = dict(control)
+    out["properties"] = {**props(control), **changes}
+    return out
+
+
 def acquire_lease(cases: SoarCases, control: Mapping[str, Any], holder: str, *, now: datetime,
                   ttl: timedelta) -> dict:
     """Take the lease (old_value check) and return the control incident as it now is; LeaseBusy if held."""
@@ -115,21 +126,24 @@ def acquire_lease(cases: SoarCases, control: Mapping[str, Any], holder: str, *, 
                              expected={f"properties.{LEASE_FIELD}": current_text})
     except SoarConflictError:
         raise LeaseBusy("another ingestion run took the lease at the same moment") from None
-    return cases.get_incident(int(control["id"]))
+    return _with_props(control, {LEASE_FIELD: mine})
 
 
 def save_progress(cases: SoarCases, control: Mapping[str, Any], holder: str, changes: Mapping[str, Any],
-                  *, now: datetime, ttl: timedelta) -> dict:
-    """Write cursor/budget and renew the lease in one PATCH that fails if the lease is no longer ours."""
+                  *, now: datetime, ttl: timedelta, release: bool = False) -> dict:
+    """Write cursor/budget and renew the lease in one PATCH that fails if the lease is no longer ours.
+
+    ``release``: the run's last save gives the lease up in the same PATCH (one call fewer per run)."""
     lease_text = props(control).get(LEASE_FIELD)
     lease = Lease.parse(lease_text)
     if lease is None or lease.holder != holder:
         raise SoarConflictError("This run no longer holds the ingestion lease; it stops without saving.",
                                 fields=(LEASE_FIELD,))
+    new_lease = "" if release else Lease(holder, now + ttl).text()
     all_changes = {f"properties.{name}": value for name, value in changes.items()}
-    all_changes[f"properties.{LEASE_FIELD}"] = Lease(holder, now + ttl).text()
+    all_changes[f"properties.{LEASE_FIELD}"] = new_lease
     cases.patch_incident(control, all_changes, expected={f"properties.{LEASE_FIELD}": lease_text})
-    return cases.get_incident(int(control["id"]))
+    return _with_props(control, {**changes, LEASE_FIELD: new_lease})
 
 
 def release_lease(cases: SoarCases, control: Mapping[str, Any], holder: str) -> None:

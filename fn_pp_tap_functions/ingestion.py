@@ -169,8 +169,9 @@ def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settin
         return report
 
     tap_calls_before = dict(tap.calls)
+    held = _Held(control)
     try:
-        _run_windows(cases, tap, policy, settings, template, control, holder, ttl, report, now, progress,
+        _run_windows(cases, tap, policy, settings, template, held, holder, ttl, report, now, progress,
                      close_policy)
     except TapRateLimitError as err:
         report.status = "throttled"
@@ -182,12 +183,19 @@ def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settin
         report.tap_calls = {k: v - tap_calls_before.get(k, 0) for k, v in tap.calls.items()
                             if v - tap_calls_before.get(k, 0)}
         report.duration_s = time.monotonic() - clock
-        _finish(cases, control, holder, report)
+        _finish(cases, held, holder, report)
     return report
 
 
-def _finish(cases: SoarCases, control: Mapping[str, Any], holder: str, report: RunReport) -> None:
+@dataclass
+class _Held:
+    """The control incident as this run last wrote it (each successful save returns it)."""
+    control: dict
+
+
+def _finish(cases: SoarCases, held: _Held, holder: str, report: RunReport) -> None:
     """Run-log row and lease release: best effort, a failure here must not hide the run's own error."""
+    control = held.control
     try:
         cases.add_row(int(control["id"]), ctl.RUNS_TABLE, report.log_row())
         if report.lost_span:
@@ -199,8 +207,10 @@ def _finish(cases: SoarCases, control: Mapping[str, Any], holder: str, report: R
         if report.status == "completed":
             report.status, report.error = "failed", str(err)
     try:
-        fresh = cases.get_incident(int(control["id"]))
-        ctl.release_lease(cases, fresh, holder)
+        # after a failure the last PATCH may or may not have landed: read the lease before releasing it;
+        # otherwise our last save is what SOAR holds (and a clean end already gave the lease up there)
+        current = cases.get_incident(int(control["id"])) if report.status == "failed" else control
+        ctl.release_lease(cases, current, holder)
     except SoarError as err:
         LOG.warning("could not release the ingestion lease (it expires by itself): %s", err)
     report.soar_calls = cases.calls
@@ -214,8 +224,9 @@ def _calls_per_window(policy: IngestPolicy) -> dict[str, int]:
 
 
 def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settings: IngestSettings, template: Any,
-                 control: dict, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
+                 held: _Held, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
                  progress: Progress, close_policy: ClosePolicy | None) -> None:
+    control = held.control
     current = now()
     cursor = ctl.read_cursor(control)
     if cursor is None:
@@ -249,8 +260,9 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
     if not plan.windows:
         report.status = "nothing to do"
         if plan.skipped is not None:
-            ctl.save_progress(cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(plan.next_start)},
-                              now=now(), ttl=ttl)
+            held.control = ctl.save_progress(cases, control, holder,
+                                             {ctl.CURSOR_FIELD: format_tap_time(plan.next_start)},
+                                             now=now(), ttl=ttl, release=True)
         return
 
     filters = policy.siem_filters()
@@ -278,9 +290,10 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
         if close_policy is not None:
             close_from_events(cases, tap, events, close_policy, report, now=now())
         budget.add({k: v - before.get(k, 0) for k, v in tap.calls.items()}, now=now())
-        control = ctl.save_progress(cases, control, holder,
-                                    {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
-                                    now=now(), ttl=ttl)
+        last = index == total
+        control = held.control = ctl.save_progress(
+            cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
+            now=now(), ttl=ttl, release=last)
         report.window_start = report.window_start or window.start
         report.window_end = window.end
         report.windows_done = index

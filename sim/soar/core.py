@@ -660,7 +660,7 @@ class Soar:
             return fd, inc["properties"].get(fd["name"])
         if field_name in ("vers",):
             return None, inc.get(field_name)
-        fd = self.incident_field(field_name)
+        fd = self._incident_fields_by_name().get(field_name)  # read-only here: no copy per incident
         if fd is None:
             raise bad_request(f"Unknown field '{field_name}' in query", error_code="unknownField")
         return fd, inc.get(field_name)

@@ -217,7 +217,7 @@ def test_replay_of_a_window_creates_nothing_twice(stack, cases, control):
     assert everything(stack) == before
 
 
-def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, control):
+def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, cases, control):
     new = [message(f"G-N{i}", "r1@corp.example", [threat_info(f"new{i}", at="now-8m")], at="now-8m")
            for i in range(5)]
     stack.tap.add_events([{"type": "messagesDelivered", "event": e} for e in new])
@@ -232,6 +232,7 @@ def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, control)
     created = [k for k in tap_incidents(stack) if k in new_keys]
     assert len(created) == 2
     assert run_log(stack, control)[-1]["pp_tap_run_status"] == "failed"
+    assert not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease")  # released
     run, result = ingest(stack, control)
     assert run["status"] == "completed" and result["created"] == 3
     for i in range(5):
@@ -270,6 +271,7 @@ def test_429_mid_run_stops_cleanly_and_the_next_run_resumes(stack, cases, contro
         assert result["windows_done"] == 1  # one SIEM call was left: one window, then 429
         cursor = cases.get_incident(control["id"])["properties"][CURSOR_FIELD]
         assert cursor == result["window"].split("/")[1]  # the cursor stays where the data stops
+        assert not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease")  # released
     finally:
         stack.tap.set_limits(siem=1800)
     run, result = ingest(stack, control)
