@@ -34,7 +34,7 @@ from sim.soar.harness import EmulatorClient
 
 OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)  # a run starts at its cursor - overlap
 MIN_BASELINE_SAMPLE = 5000
-DEFAULT_BASELINE_SAMPLE = 10_000  # the whole baseline at 50,000 events takes about 15 minutes here
+DEFAULT_BASELINE_SAMPLE: int | None = None  # the whole window (at 50,000 events about 11 minutes here)
 
 Say = Callable[[str], None]
 
