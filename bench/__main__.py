@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline-sample", type=_sample, default=DEFAULT_BASELINE_SAMPLE, metavar="EVENTS|all",
                         help=f"when a window has more kept events, run the baseline on EVENTS of them (at least "
                              f"{MIN_BASELINE_SAMPLE:,}) and EXTRAPOLATE, saying so; 'all': always the whole "
-                             f"window (default: {'all' if DEFAULT_BASELINE_SAMPLE is None else DEFAULT_BASELINE_SAMPLE})")
+                             f"window (default: {DEFAULT_BASELINE_SAMPLE or 'all'})")
     parser.add_argument("--memory-run", action=argparse.BooleanOptionalAction, default=True,
                         help="repeat our run with tracemalloc on for the peak (default: yes)")
     parser.add_argument("--profile", nargs="?", const="", default=None, metavar="DIR",
