@@ -169,10 +169,10 @@ def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settin
         return report
 
     tap_calls_before = dict(tap.calls)
-    held = _Held(control)
+    written: dict | None = None  # the control incident as the run last wrote it (None: the run broke off)
     try:
-        _run_windows(cases, tap, policy, settings, template, held, holder, ttl, report, now, progress,
-                     close_policy)
+        written = _run_windows(cases, tap, policy, settings, template, control, holder, ttl, report, now,
+                               progress, close_policy)
     except TapRateLimitError as err:
         report.status = "throttled"
         report.error = str(err)
@@ -183,19 +183,13 @@ def run_ingestion(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settin
         report.tap_calls = {k: v - tap_calls_before.get(k, 0) for k, v in tap.calls.items()
                             if v - tap_calls_before.get(k, 0)}
         report.duration_s = time.monotonic() - clock
-        _finish(cases, held, holder, report)
+        _finish(cases, control, written, holder, report)
     return report
 
 
-@dataclass
-class _Held:
-    """The control incident as this run last wrote it (each successful save returns it)."""
-    control: dict
-
-
-def _finish(cases: SoarCases, held: _Held, holder: str, report: RunReport) -> None:
+def _finish(cases: SoarCases, control: Mapping[str, Any], written: Mapping[str, Any] | None, holder: str,
+            report: RunReport) -> None:
     """Run-log row and lease release: best effort, a failure here must not hide the run's own error."""
-    control = held.control
     try:
         cases.add_row(int(control["id"]), ctl.RUNS_TABLE, report.log_row())
         if report.lost_span:
@@ -207,9 +201,9 @@ def _finish(cases: SoarCases, held: _Held, holder: str, report: RunReport) -> No
         if report.status == "completed":
             report.status, report.error = "failed", str(err)
     try:
-        # after a failure the last PATCH may or may not have landed: read the lease before releasing it;
-        # otherwise our last save is what SOAR holds (and a clean end already gave the lease up there)
-        current = cases.get_incident(int(control["id"])) if report.status == "failed" else control
+        # a run that broke off may or may not have landed its last PATCH: read the lease before releasing
+        # it; otherwise our last save is what SOAR holds (and a clean end already gave the lease up there)
+        current = written if written is not None else cases.get_incident(int(control["id"]))
         ctl.release_lease(cases, current, holder)
     except SoarError as err:
         LOG.warning("could not release the ingestion lease (it expires by itself): %s", err)
@@ -224,9 +218,9 @@ def _calls_per_window(policy: IngestPolicy) -> dict[str, int]:
 
 
 def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, settings: IngestSettings, template: Any,
-                 held: _Held, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
-                 progress: Progress, close_policy: ClosePolicy | None) -> None:
-    control = held.control
+                 control: dict, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
+                 progress: Progress, close_policy: ClosePolicy | None) -> dict:
+    """Read, select, group and apply each planned window; returns the control incident as last written."""
     current = now()
     cursor = ctl.read_cursor(control)
     if cursor is None:
@@ -243,10 +237,10 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
         report.error = (f"The SIEM budget of {settings.siem_daily_budget} calls per 24 h per pool is used up "
                         f"({', '.join(f'{p}: {budget.used_24h(p)}' for p in per_window)}); ingestion resumes "
                         "when older calls age out of the 24-hour window.")
-        return
+        return control
     if start >= current:
         report.status = "nothing to do"
-        return
+        return control
     plan = plan_windows(start, now=current, max_windows=allowed)
     if plan.skipped is not None:
         report.lost_span = f"{plan.skipped.interval}"
@@ -260,10 +254,9 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
     if not plan.windows:
         report.status = "nothing to do"
         if plan.skipped is not None:
-            held.control = ctl.save_progress(cases, control, holder,
-                                             {ctl.CURSOR_FIELD: format_tap_time(plan.next_start)},
-                                             now=now(), ttl=ttl, release=True)
-        return
+            control = ctl.save_progress(cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(plan.next_start)},
+                                        now=now(), ttl=ttl, release=True)
+        return control
 
     filters = policy.siem_filters()
     if close_policy is not None:
@@ -290,10 +283,9 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
         if close_policy is not None:
             close_from_events(cases, tap, events, close_policy, report, now=now())
         budget.add({k: v - before.get(k, 0) for k, v in tap.calls.items()}, now=now())
-        last = index == total
-        control = held.control = ctl.save_progress(
+        control = ctl.save_progress(
             cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
-            now=now(), ttl=ttl, release=last)
+            now=now(), ttl=ttl, release=index == total)
         report.window_start = report.window_start or window.start
         report.window_end = window.end
         report.windows_done = index
@@ -303,6 +295,7 @@ def _run_windows(cases: SoarCases, tap: TapClient, policy: IngestPolicy, setting
              f"{report.updated} updated")
     if report.windows_left:
         report.status = "partial"
+    return control
 
 
 # ---------------------------------------------------------------------------------------- verdicts

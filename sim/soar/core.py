@@ -1072,8 +1072,9 @@ class Soar:
         """Evaluate automatic rules for a created/changed object and start what matches."""
         if old is not None and old == new:
             return
-        if not any(rule.get("type") == 0 and rule.get("enabled", True) and rule.get("object_type") == object_type
-                   for rule in self.store.values("rule")):
+        rules = sorted((r for r in self.store.values("rule") if r.get("type") == 0 and r.get("enabled", True)
+                        and r.get("object_type") == object_type), key=lambda r: r["id"])
+        if not rules:
             return  # no automatic rule can match: nothing to evaluate (and no object to render for it)
         depth = getattr(_local, "depth", 0)
         try:
@@ -1097,9 +1098,7 @@ class Soar:
             artifact_id = new["id"]
         from sim.soar.engine import rule_matches  # the engine is imported lazily: it is written separately
 
-        for rule in sorted(self.store.values("rule"), key=lambda r: r["id"]):
-            if rule.get("type") != 0 or not rule.get("enabled", True) or rule.get("object_type") != object_type:
-                continue
+        for rule in rules:
             try:
                 hit = rule_matches(self._public_field(rule), object_type, new_obj, old_obj, incident)
             except Exception as exc:  # a broken condition must not break the REST write

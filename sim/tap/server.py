@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from ..tls import TlsMaterial, generate, server_context
 from .api import Request, TapService
 from .control import PREFIX, handle_control
 from .faults import FaultTable
@@ -27,7 +28,6 @@ from .responses import Response, text_response
 from .scenario import load_scenario
 from .state import TapState
 from .timeutil import format_ms, utcnow
-from .tls import TlsMaterial, generate, server_context
 
 Clock = Callable[[], datetime | float]
 

@@ -1,4 +1,6 @@
-"""A throw-away CA and server certificate for ``--tls``, so TLS verification can be tested for real.
+"""Throw-away CA and server certificates for the stand-ins (the TAP simulator's ``--tls``, the SOAR
+emulator's REST and STOMP), so TLS verification is tested for real. Generated at every start with
+``cryptography``; nothing secret is ever committed.
 
 A proper two-level chain (CA with keyCertSign, leaf with serverAuth and SANs) is generated rather than a
 single self-signed leaf: strict verifiers (Python 3.13's default VERIFY_X509_STRICT) reject a leaf used
@@ -29,11 +31,12 @@ class TlsMaterial:
     key_pem: bytes
 
 
-def generate(host: str) -> TlsMaterial:
-    """Make a CA and a leaf for ``host`` (plus localhost / 127.0.0.1 / ::1), valid for two days."""
+def generate(host: str, *, authority: str = "Proofpoint TAP simulator test CA", days: int = 2) -> TlsMaterial:
+    """Make a CA named ``authority`` and a leaf for ``host`` (plus localhost / 127.0.0.1 / ::1), valid for
+    ``days`` days."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Proofpoint TAP simulator test CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, authority)])
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -41,7 +44,7 @@ def generate(host: str) -> TlsMaterial:
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=2))
+        .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
@@ -55,7 +58,8 @@ def generate(host: str) -> TlsMaterial:
     try:
         addresses.add(str(ipaddress.ip_address(host)))
     except ValueError:
-        names.append(x509.DNSName(host))
+        if host != "localhost":
+            names.append(x509.DNSName(host))
     names += [x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(addresses)]
     cert = (
         x509.CertificateBuilder()
@@ -64,7 +68,7 @@ def generate(host: str) -> TlsMaterial:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=2))
+        .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
