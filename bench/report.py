@@ -5,6 +5,7 @@ from __future__ import annotations
 import pstats
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.runner import SizeResult
@@ -184,7 +185,10 @@ def profile_summary(path: str, say: Say, limit: int = 18) -> None:
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    if filename.startswith(root):
+        return filename[len(root):]
+    for marker in ("site-packages/", "lib/python3"):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename

@@ -19,7 +19,7 @@ from fn_pp_tap_functions.urldefense import (
     is_rewritten,
 )
 
-DEMISTO_SAMPLE = Path("/work/shared/reference/samples/demisto_url_decode.json")
+DEMISTO_SAMPLE = Path(__file__).resolve().parent / "data" / "public" / "samples" / "demisto_url_decode.json"
 
 V3 = "https://urldefense.com/v3/__"
 V3_TAIL = "!!AbCdEf12!sIg-_nAtUrE9$"

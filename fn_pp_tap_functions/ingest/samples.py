@@ -1,6 +1,6 @@
 """Sample groups for checking templates before any real incident is made (:meth:`IncidentTemplate.check`).
 
-Built from raw events shaped like TAP's (see ``/work/shared/reference/samples``) through the same
+Built from raw events shaped like TAP's (see ``tests/data/public/samples``) through the same
 normalisation, filtering and grouping as real data, so a template that works on these sees the same
 shapes in production. Two kinds on purpose: a FULL one (two threats with a campaign, an attachment, a
 permitted click, two recipients) and a SPARSE one (a retro-condemned skeleton: no subject, no sender, no

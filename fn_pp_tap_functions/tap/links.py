@@ -1,6 +1,6 @@
 """TAP dashboard links for threats.
 
-What the samples show (``/work/shared/reference/samples``): events carry the link as ``threatUrl``
+What the samples show (``tests/data/public/samples``): events carry the link as ``threatUrl``
 (messages) or ``threatURL`` (clicks), of the form
 
     https://threatinsight.proofpoint.com/<tenant>/threat/email/<threatId>

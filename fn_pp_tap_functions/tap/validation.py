@@ -6,7 +6,7 @@ characters are refused here rather than escaped and sent. Every check raises
 :class:`~fn_pp_tap_functions.errors.InputError` with a message naming the input and what is allowed, and
 returns the value in canonical form.
 
-What the samples show (``/work/shared/reference/samples``):
+What the samples show (``tests/data/public/samples``):
 
 * threat ids: 64 lower-case hex characters in real data; published samples also have anonymised ids with
   other letters (``3xx97xx852c...``), shorter ones and ``test_123``. Accepted: 1-128 characters of

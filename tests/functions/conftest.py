@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import pytest
 from fnhelpers import app_config
+from resilient_circuits import actions_test_component
 
 from sim.tap import TapSimulator
+
+# The runtime's test-action server binds 127.0.0.1:8008 whatever pytest-resilient-circuits asks: the fixture
+# sets test_port = 0, which the runtime reads as "not set" and replaces by its default. Two test runs on one
+# machine would then collide on that port. Port 0 lets the kernel pick a free one (nothing here dials it:
+# test functions are fired as events inside the runtime).
+actions_test_component.ResilientTestActions.__init__.__defaults__ = (actions_test_component.DEFAULT_TEST_HOST, 0)
 
 
 @pytest.fixture(scope="module", autouse=True)

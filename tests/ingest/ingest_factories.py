@@ -1,4 +1,4 @@
-"""Raw event dicts shaped like TAP's SIEM arrays (see /work/shared/reference/samples/*.ndjson), built into
+"""Raw event dicts shaped like TAP's SIEM arrays (see tests/data/public/samples/*.ndjson), built into
 TapEvents through fn_pp_tap_functions.tap.events normalisation so the tests see production shapes."""
 
 from __future__ import annotations

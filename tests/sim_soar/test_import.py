@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +17,7 @@ from resilient_circuits.util.resilient_customize import Customizations
 from sim.soar.harness import SoarEmulator
 from sim.soar.samples import U, echo_export
 
-EXPORTS = "/work/shared/reference/soar-exports"
+EXPORTS = str(Path(__file__).resolve().parents[1] / "data" / "public" / "soar-exports")
 
 
 def load(name: str) -> dict:

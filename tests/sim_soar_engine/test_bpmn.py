@@ -10,7 +10,7 @@ import pytest
 from sim.soar.engine.bpmn import FunctionStep, ScriptStep, parse_workflow
 from sim.soar.engine.errors import UnsupportedWorkflow
 
-EXPORTS = Path("/work/shared/reference/soar-exports")
+EXPORTS = Path(__file__).resolve().parents[1] / "data" / "public" / "soar-exports"
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
     'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:omgdc="http://www.omg.org/spec/DD/20100524/DC" '

@@ -208,7 +208,7 @@ def test_validate_rule_accepts_good_rules_and_flags_bad_values() -> None:
 
 
 def test_real_export_rules() -> None:
-    base = Path("/work/shared/reference/soar-exports")
+    base = Path(__file__).resolve().parents[1] / "data" / "public" / "soar-exports"
     rules = [a for p in sorted(base.glob("*.export.res")) for a in json.loads(p.read_text("utf-8"))["actions"]]
     by_name = {r["name"]: r for r in rules}
     assert rule_matches(by_name["Mock: Auto Rule"], "incident", INC, None, INC) is True

@@ -1,7 +1,6 @@
 """Shared fixtures for the TAP client library tests.
 
-Samples are read from the shared reference folder: ``/work/shared`` here, ``../shared`` beside the clone
-in CI (``Path(__file__).resolve().parents[2] / ".." / "shared"``).
+Samples are the public TAP payloads copied into ``tests/data/public/samples`` (sources in its SOURCES.md).
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-SAMPLES = SHARED / "reference" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "public" / "samples"
 
 SECRET = "S3cr3t-Zq9-never-show-me"
 PRINCIPAL = "principal-7f3a"
@@ -35,7 +33,7 @@ def _no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     if not SAMPLES.is_dir():
-        pytest.fail(f"TAP samples not found at {SAMPLES.resolve()}: the shared folder must sit beside the repo")
+        pytest.fail(f"TAP samples not found at {SAMPLES.resolve()}")
     return SAMPLES
 
 
