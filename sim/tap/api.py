@@ -29,10 +29,10 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from .faults import DEFAULT_BODIES, FaultTable
 from .ratelimit import THROTTLED_TEXT, RatePools
@@ -46,6 +46,12 @@ _ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _MAX_CAMPAIGN_INTERVAL = timedelta(days=1)
 
 
+class Headers(Protocol):
+    """Request headers looked up by name, case-insensitively (``http.client.HTTPMessage`` does)."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Request:
     """What the HTTP layer hands over."""
@@ -53,7 +59,7 @@ class Request:
     method: str
     path: str
     query: str
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes
 
 
@@ -146,7 +152,7 @@ class TapService:
             return Route(path, "url_decode", "POST", self._url_decode, anonymous_ok=True), ""
         return None, ""
 
-    def _authenticate(self, headers: Mapping[str, str]) -> tuple[bool, str | None]:
+    def _authenticate(self, headers: Headers) -> tuple[bool, str | None]:
         """(present, principal-if-valid).  Constant-time comparison of the secret."""
         header = headers.get("Authorization")
         if not header:
@@ -322,7 +328,7 @@ class TapService:
     # ----------------------------------------------------------------- URL decoder
     def _url_decode(self, request: Request, params: dict[str, list[str]], _arg: str, authed: bool) -> Response:
         self._no_params(params)
-        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise ApiError(415, "Content-Type must be application/json")
         try:

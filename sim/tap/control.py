@@ -8,15 +8,39 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .faults import FaultTable
 from .responses import Response, json_response
-from .state import UnknownObject
-
-if TYPE_CHECKING:
-    from .server import TapSimulator
+from .state import TapState, UnknownObject
 
 PREFIX = "/_sim/"
+
+
+class Controls(Protocol):
+    """What the control API steers: :class:`~sim.tap.server.TapSimulator`'s Python controls.
+
+    A protocol rather than an import of the simulator, so the server that calls this module and the
+    simulator it steers stay one object without an import running back up."""
+
+    state: TapState
+    faults: FaultTable
+    base_url: str
+
+    def now_iso(self) -> str: ...
+    def stats(self) -> dict[str, Any]: ...
+    @property
+    def calls(self) -> list[dict[str, Any]]: ...
+    def reset_stats(self, rate_windows: bool = True) -> None: ...
+    def add_events(self, events: list[dict[str, Any]] | dict[str, list[dict[str, Any]]]) -> int: ...
+    def add_threat(self, threat: dict[str, Any], campaign_id: str | None = None) -> None: ...
+    def set_threat_status(self, threat_id: str, status: str) -> None: ...
+    def set_threat_campaign(self, threat_id: str, campaign_id: str | None) -> None: ...
+    def set_limits(self, **limits: int | None) -> dict[str, int | None]: ...
+    def inject_fault(self, path_regex: str, status: int | None, times: int = 1, body: str | None = None,
+                     delay: float = 0.0) -> None: ...
+    def clear_faults(self) -> None: ...
+    def set_indexing_lag(self, seconds: float) -> None: ...
 
 
 def _error(status: int, message: str) -> Response:
@@ -32,7 +56,7 @@ def _body(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def handle_control(sim: TapSimulator, method: str, path: str, raw_body: bytes) -> Response:
+def handle_control(sim: Controls, method: str, path: str, raw_body: bytes) -> Response:
     """Dispatch one control request; unknown routes are 404, bad input 400, unknown objects 404."""
     route = path[len(PREFIX) :].rstrip("/")
     try:
@@ -44,7 +68,7 @@ def handle_control(sim: TapSimulator, method: str, path: str, raw_body: bytes) -
         return _error(400, str(exc))
 
 
-def _dispatch(sim: TapSimulator, method: str, route: str, body: dict[str, Any]) -> Response:
+def _dispatch(sim: Controls, method: str, route: str, body: dict[str, Any]) -> Response:
     if (method, route) == ("GET", "health"):
         return json_response({"ok": True, "now": sim.now_iso(), "baseUrl": sim.base_url})
     if (method, route) == ("GET", "stats"):
