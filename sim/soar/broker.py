@@ -1,5 +1,5 @@
-"""STOMP 1.2 over TLS: the message broker SOAR runs (ActiveMQ) as far as apps see it, and the
-dispatcher that puts function invocations on message destinations and collects the replies.
+"""STOMP 1.2 over TLS: the message broker SOAR runs (ActiveMQ) as far as apps see it. Frames are read
+and written by :mod:`sim.soar.stomp`; :mod:`sim.soar.dispatch` puts invocations on the destinations.
 
 Protocol as the runtime (stomp.py 8.2, ``resilient_circuits.stomp_component``) speaks it:
 
@@ -24,7 +24,6 @@ Protocol as the runtime (stomp.py 8.2, ``resilient_circuits.stomp_component``) s
 
 from __future__ import annotations
 
-import json
 import logging
 import select
 import socket
@@ -37,113 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.soar.stomp import Frame, FrameParser, StompProtocolError, encode_frame
+
 LOG = logging.getLogger("sim.soar.stomp")
 
 MAX_DELIVERIES = 6
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", ":": "\\c"}
-_UNESCAPES = {"\\\\": "\\", "\\n": "\n", "\\r": "\r", "\\c": ":"}
-
-
-class StompProtocolError(Exception):
-    pass
-
-
-def escape(value: str) -> str:
-    return "".join(_ESCAPES.get(ch, ch) for ch in value)
-
-
-def unescape(value: str) -> str:
-    out = []
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\":
-            pair = value[i:i + 2]
-            if pair not in _UNESCAPES:
-                raise StompProtocolError(f"invalid escape sequence {pair!r} in header")
-            out.append(_UNESCAPES[pair])
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def encode_frame(command: str, headers: dict[str, Any], body: bytes = b"") -> bytes:
-    lines = [command]
-    raw = command in ("CONNECTED", "CONNECT", "STOMP")
-    if body and "content-length" not in headers:
-        headers = dict(headers, **{"content-length": str(len(body))})
-    for key, value in headers.items():
-        if value is None:
-            continue
-        key, value = str(key), str(value)
-        lines.append(f"{key}:{value}" if raw else f"{escape(key)}:{escape(value)}")
-    return ("\n".join(lines) + "\n\n").encode("utf-8") + body + b"\x00"
-
-
-@dataclass
-class Frame:
-    command: str
-    headers: dict[str, str]
-    body: bytes = b""
-
-
-class FrameParser:
-    """Incremental STOMP frame parser (EOL heart-beats between frames are skipped)."""
-
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def feed(self, data: bytes) -> list[Frame]:
-        self.buf.extend(data)
-        frames = []
-        while True:
-            while self.buf[:1] in (b"\n", b"\r"):
-                if self.buf[:2] == b"\r\n" or self.buf[:1] == b"\n":
-                    del self.buf[:2 if self.buf[:2] == b"\r\n" else 1]
-                elif len(self.buf) == 1:
-                    return frames
-                else:
-                    raise StompProtocolError("stray carriage return")
-            end = self.buf.find(b"\n\n")
-            end_crlf = self.buf.find(b"\r\n\r\n")
-            if end < 0 and end_crlf < 0:
-                if len(self.buf) > 1 << 20:
-                    raise StompProtocolError("frame header too large")
-                return frames
-            if end_crlf >= 0 and (end < 0 or end_crlf < end):
-                head, body_start = bytes(self.buf[:end_crlf]), end_crlf + 4
-            else:
-                head, body_start = bytes(self.buf[:end]), end + 2
-            lines = head.decode("utf-8").replace("\r\n", "\n").split("\n")
-            command = lines[0]
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                if ":" not in line:
-                    raise StompProtocolError(f"malformed header line {line!r}")
-                k, v = line.split(":", 1)
-                if command not in ("CONNECT", "STOMP"):
-                    k, v = unescape(k), unescape(v)
-                headers.setdefault(k, v)  # the first occurrence wins (STOMP 1.2)
-            if "content-length" in headers:
-                try:
-                    length = int(headers["content-length"])
-                except ValueError:
-                    raise StompProtocolError("invalid content-length") from None
-                if len(self.buf) < body_start + length + 1:
-                    return frames
-                body = bytes(self.buf[body_start:body_start + length])
-                if self.buf[body_start + length:body_start + length + 1] != b"\x00":
-                    raise StompProtocolError("frame body not terminated by NUL")
-                del self.buf[:body_start + length + 1]
-            else:
-                nul = self.buf.find(b"\x00", body_start)
-                if nul < 0:
-                    return frames
-                body = bytes(self.buf[body_start:nul])
-                del self.buf[:nul + 1]
-            frames.append(Frame(command, headers, body))
 
 
 @dataclass
@@ -572,117 +469,3 @@ class Broker:
 
     def subscriber_count(self, queue: str) -> int:
         return self.call(lambda: len([s for s in self.subscriptions.get(queue, []) if not s.conn.closed]))
-
-
-class _Invocation:
-    def __init__(self, correlation_id: str, destination: str, on_status: Callable[[str], None] | None) -> None:
-        self.correlation_id = correlation_id
-        self.destination = destination
-        self.on_status = on_status
-        self.delivered = threading.Event()
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: str | None = None
-        self.statuses: list[str] = []
-
-
-class Dispatcher:
-    """Puts invocations on destinations and turns the replies into results or failures.
-
-    * No subscriber picks the message up within ``no_subscriber_timeout`` seconds: the message is taken
-      back and the call fails with "no app subscribed to <destination>".
-    * No final reply within ``timeout`` seconds (rule ``timeout_seconds`` is 86400 in SOAR; the emulator
-      bounds it): the call fails with a timeout message.
-    * Reply ``message_type`` 1 fails the call with the app's message; a ``complete: true`` reply
-      completes it with its ``results`` (the v2 envelope, or None when the function returned nothing).
-    """
-
-    def __init__(self, broker: Broker, org_id: int, no_subscriber_timeout: float = 30.0) -> None:
-        self.broker = broker
-        self.org_id = org_id
-        self.no_subscriber_timeout = no_subscriber_timeout
-        self.pending: dict[str, _Invocation] = {}
-        self.replies: list[dict] = []
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def shutdown(self) -> None:
-        """Fail every invocation still waiting (the emulator is stopping)."""
-        with self.lock:
-            self.closed = True
-            pending = list(self.pending.values())
-        for inv in pending:
-            inv.error = "the SOAR emulator stopped before the app answered"
-            inv.done.set()
-
-    def _headers(self, dest: str, correlation_id: str, payload: str) -> dict[str, str]:
-        return {"reply-to": f"/queue/acks.{self.org_id}.{dest}", "correlation-id": correlation_id,
-                "Co3MessagePayload": payload, "Co3ContentType": "application/json",
-                "Co3ContextToken": uuid.uuid4().hex, "content-type": "application/json", "persistent": "true",
-                "priority": "4", "expires": "0", "timestamp": str(int(time.time() * 1000))}
-
-    def invoke(self, dest: str, message: dict, *, on_status: Callable[[str], None] | None = None,
-               timeout: float = 600.0) -> Any:
-        from sim.soar.engine import FunctionFailed
-
-        corr = str(uuid.uuid4())
-        inv = _Invocation(corr, dest, on_status)
-        with self.lock:
-            if self.closed:
-                raise FunctionFailed("the SOAR emulator is stopping")
-            self.pending[corr] = inv
-
-        def dead(reason: str) -> None:
-            inv.error = reason
-            inv.done.set()
-        body = json.dumps(message).encode("utf-8")
-        msg = self.broker.enqueue(f"actions.{self.org_id}.{dest}", self._headers(dest, corr, "FunctionDataDTO"),
-                                  body, on_delivered=inv.delivered.set, on_dead=dead)
-        start = time.monotonic()
-        try:
-            while not inv.done.wait(0.05):
-                elapsed = time.monotonic() - start
-                if not inv.delivered.is_set() and elapsed > self.no_subscriber_timeout:
-                    if self.broker.withdraw(msg):
-                        raise FunctionFailed(f"no app subscribed to {dest}: the invocation waited "
-                                             f"{self.no_subscriber_timeout:g} s on actions.{self.org_id}.{dest}")
-                if elapsed > timeout:
-                    self.broker.withdraw(msg)
-                    raise FunctionFailed(f"function timed out after {timeout:g} s waiting for the app on {dest}")
-            if inv.error is not None:
-                raise FunctionFailed(inv.error)
-            return inv.result
-        finally:
-            with self.lock:
-                self.pending.pop(corr, None)
-
-    def send_action(self, dest: str, message: dict) -> None:
-        """A rule's message-destination action (ActionDataDTO); replies are recorded, not awaited."""
-        corr = str(uuid.uuid4())
-        self.broker.enqueue(f"actions.{self.org_id}.{dest}", self._headers(dest, corr, "ActionDataDTO"),
-                            json.dumps(message).encode("utf-8"))
-
-    def handle_reply(self, headers: dict[str, str], body: bytes) -> None:
-        corr = headers.get("correlation-id")
-        try:
-            reply = json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            reply = {"message_type": 1, "message": "unreadable reply", "complete": True}
-        self.replies.append({"correlation_id": corr, "reply": reply, "time": time.time()})
-        with self.lock:
-            inv = self.pending.get(corr or "")
-        if inv is None:
-            return
-        message = reply.get("message")
-        if reply.get("message_type") == 1:
-            inv.error = message or "the app reported an error"
-            inv.done.set()
-        elif reply.get("complete"):
-            inv.result = reply.get("results")
-            if inv.on_status and message:
-                inv.on_status(message)
-            inv.done.set()
-        else:
-            inv.statuses.append(message)
-            if inv.on_status and message is not None:
-                inv.on_status(message)

@@ -10,8 +10,9 @@ import threading
 from typing import Any
 
 from sim.soar import builtins, certs
-from sim.soar.broker import Broker, Dispatcher
+from sim.soar.broker import Broker
 from sim.soar.core import Soar
+from sim.soar.dispatch import Dispatcher
 from sim.soar.importer import Importer
 from sim.soar.rest import RestApi, make_server
 from sim.soar.store import Store

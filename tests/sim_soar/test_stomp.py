@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sim.soar.broker import FrameParser, encode_frame, escape, unescape
 from sim.soar.engine import FunctionFailed
+from sim.soar.stomp import FrameParser, encode_frame, escape, unescape
 
 
 class RawStomp:
