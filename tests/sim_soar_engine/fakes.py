@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, SetArtifactField, SetField
-from sim.soar.engine.errors import EffectError
+from sim.soar.engine import AddArtifact, AddNote, AddRow, EffectError, SetArtifactField, SetField
 
 FN_UUID = "f0000000-0000-0000-0000-000000000001"
 IN_THREAT = "i0000000-0000-0000-0000-000000000001"

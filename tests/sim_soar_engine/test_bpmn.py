@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.soar.engine.bpmn import FunctionStep, ScriptStep, parse_workflow
-from sim.soar.engine.errors import UnsupportedWorkflow
+from sim.soar.engine import FunctionStep, ScriptStep, UnsupportedWorkflow, parse_workflow
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "public" / "soar-exports"
 HEAD = (

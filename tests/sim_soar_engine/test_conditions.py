@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from sim.soar.engine.conditions import rule_matches, validate_rule
-from sim.soar.engine.errors import EngineError
+from sim.soar.engine import EngineError, rule_matches, validate_rule
 
 INC: dict[str, Any] = {
     "id": 1, "name": "Phish", "plan_status": "A", "severity_code": "Medium", "incident_type_ids": ["Phishing"],

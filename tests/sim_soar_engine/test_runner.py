@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sim.soar.engine.bpmn import parse_workflow
-from sim.soar.engine.errors import FunctionFailed
-from sim.soar.engine.runner import run_workflow
+from sim.soar.engine import FunctionFailed, parse_workflow, run_workflow
 from tests.sim_soar_engine.fakes import (
     FN_UUID,
     IN_LIMIT,

@@ -8,9 +8,19 @@ from typing import Any
 
 import pytest
 
-from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, SetArtifactField, SetField
-from sim.soar.engine.errors import EngineError, ScriptFailed
-from sim.soar.engine.scripts import ALLOWED_MODULES, AttrDict, run_script, sanitize_rich_text
+from sim.soar.engine import (
+    ALLOWED_MODULES,
+    AddArtifact,
+    AddNote,
+    AddRow,
+    AttrDict,
+    EngineError,
+    ScriptFailed,
+    SetArtifactField,
+    SetField,
+    run_script,
+    sanitize_rich_text,
+)
 from tests.sim_soar_engine.fakes import FakeHost, envelope
 
 

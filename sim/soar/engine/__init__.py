@@ -4,6 +4,11 @@ The REST/STOMP core owns the data; this package only *decides*: it parses workfl
 anything it does not model), evaluates rule conditions, runs scripts in a restricted sandbox and
 walks a linear workflow, talking to the core through the :class:`~sim.soar.engine.host.EngineHost`
 protocol. Every change a script wants is returned as an effect and applied by the host atomically.
+
+Modules, from the bottom: ``errors``, ``effects`` (changes as values), ``host`` (the protocol),
+``bpmn`` (workflow XML -> steps), ``conditions`` (rule conditions), ``sandbox`` (the policy and its
+guards), ``objects`` (SOAR's script objects), ``scripts`` (one script run: policy + objects),
+``runner`` (a workflow instance, step by step). Nothing here imports the rest of the emulator.
 """
 
 from sim.soar.engine.bpmn import FunctionStep, ScriptStep, WorkflowModel, parse_workflow
@@ -11,8 +16,10 @@ from sim.soar.engine.conditions import rule_matches, validate_rule
 from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, SetArtifactField, SetField, SetRowCell
 from sim.soar.engine.errors import EffectError, EngineError, FunctionFailed, ScriptFailed, UnsupportedWorkflow
 from sim.soar.engine.host import EngineHost
+from sim.soar.engine.objects import AttrDict, sanitize_rich_text
 from sim.soar.engine.runner import WorkflowOutcome, run_workflow
-from sim.soar.engine.scripts import ALLOWED_MODULES, DEFAULT_TIME_LIMIT, ScriptOutcome, run_script
+from sim.soar.engine.sandbox import ALLOWED_MODULES, DEFAULT_TIME_LIMIT, SandboxPolicy
+from sim.soar.engine.scripts import ScriptOutcome, SoarSandbox, run_script
 
 __all__ = [
     "ALLOWED_MODULES",
@@ -20,17 +27,20 @@ __all__ = [
     "AddArtifact",
     "AddNote",
     "AddRow",
+    "AttrDict",
     "EffectError",
     "EngineError",
     "EngineHost",
     "FunctionFailed",
     "FunctionStep",
+    "SandboxPolicy",
     "ScriptFailed",
     "ScriptOutcome",
     "ScriptStep",
     "SetArtifactField",
     "SetField",
     "SetRowCell",
+    "SoarSandbox",
     "UnsupportedWorkflow",
     "WorkflowModel",
     "WorkflowOutcome",
@@ -38,5 +48,6 @@ __all__ = [
     "rule_matches",
     "run_script",
     "run_workflow",
+    "sanitize_rich_text",
     "validate_rule",
 ]

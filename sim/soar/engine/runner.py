@@ -56,7 +56,7 @@ def _static_value(fld: dict[str, Any], static: dict[str, Any], what: str) -> tup
     input_type = fld.get("input_type")
     options = {v.get("uuid"): v.get("label") for v in fld.get("values") or [] if isinstance(v, dict)}
 
-    def label(option_uuid: Any) -> str:
+    def label(option_uuid: Any) -> Any:
         if option_uuid not in options:
             raise _StepFailed(f"{what}: input {fld.get('name')!r} refers to unknown option {option_uuid!r}")
         return options[option_uuid]
