@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +28,12 @@ class Stack:
 
     def __init__(self, workdir: str | None = None, *, scenario: Any = None, app_settings: str = "",
                  tap_kwargs: dict | None = None, instances: int = 1) -> None:
-        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="pp-tap-stack-")
-        self.workdir = Path(workdir or self._tmp.name)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir:
+            self.workdir = Path(workdir)
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="pp-tap-stack-")
+            self.workdir = Path(self._tmp.name)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.scenario = scenario
         self.app_settings = app_settings
@@ -53,6 +58,7 @@ class Stack:
         return self
 
     def app_section(self) -> str:
+        assert self.tap is not None, "start() the stack first"
         return (f"[{APP}]\nbase_url = {self.tap.base_url}\nprincipal = sim-principal\nsecret = sim-secret\n"
                 f"timeout = 10\nretries = 1\n"
                 f"dashboard_url = https://threatinsight.proofpoint.com/5e1a3c42-0000-4000-8000-00000000c0de\n"
@@ -62,7 +68,7 @@ class Stack:
         """Run one `resilient-circuits` sub-command to completion with this stack's app.config."""
         workdir = self.workdir / name
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
-        binary = os.path.join(os.path.dirname(os.path.abspath(os.sys.executable)), "resilient-circuits")
+        binary = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "resilient-circuits")
         return subprocess.run([binary, *args], env=runtime_env(self.app_config, str(workdir)), cwd=workdir,
                               capture_output=True, text=True, timeout=timeout)
 
@@ -103,6 +109,7 @@ class Stack:
 
     @property
     def soar(self) -> EmulatorClient:
+        assert self.emulator is not None, "start() the stack first"
         return self.emulator.client()
 
     def runtime_log(self, index: int = 0) -> str:

@@ -332,11 +332,11 @@ class Broker:
             self._receipt(conn, receipt)
             self._pump(queue)
         elif cmd == "UNSUBSCRIBE":
-            sub = conn.subs.pop(h.get("id", ""), None)
-            if sub is None:
+            gone = conn.subs.pop(h.get("id", ""), None)
+            if gone is None:
                 conn.error(f"No subscription '{h.get('id')}'", receipt=receipt)
                 return
-            self._remove_subscription(sub)
+            self._remove_subscription(gone)
             self._receipt(conn, receipt)
         elif cmd in ("ACK", "NACK"):
             ack_id = h.get("id")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Sequence
 
 ORG_ID = 201
 DEFAULT_ORG_NAME = "Emulated Org"
@@ -69,6 +70,8 @@ CUSTOM_INPUT_TYPES = {"text", "textarea", "number", "boolean", "select", "multis
                       "datetimepicker"}
 FIELD_TYPE_IDS = {0: "incident", 1: "task", 2: "note", 3: "milestone", 4: "artifact", 5: "attachment",
                   6: "actioninvocation", 11: "__function"}
+# Object types by id, as a rule or workflow names its object in the ids format.
+OBJECT_TYPE_IDS = {"incident": 0, "task": 1, "note": 2, "milestone": 3, "artifact": 4, "attachment": 5}
 
 _OPS_TEXT = ["equals", "not_equals", "contains", "not_contains", "changed", "changed_to", "not_changed_to",
              "has_a_value", "not_has_a_value"]
@@ -90,13 +93,13 @@ def operations_for(input_type: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _stable_uuid(*parts: object) -> str:
+def stable_uuid(*parts: object) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "soar-emulator/" + "/".join(str(p) for p in parts)))
 
 
 def make_field(field_id: int, name: str, text: str, input_type: str, *, type_name: str = "incident",
                type_id: int = 0, prefix: str | None = None, required: str | None = None, internal: bool = True,
-               read_only: bool = False, values: list[tuple[object, str]] | None = None,
+               read_only: bool = False, values: Sequence[tuple[object, str]] | None = None,
                tooltip: str = "", rich_text: bool = False, blank_option: bool = False) -> dict:
     """A field definition shaped as SOAR's FieldDTO."""
     return {
@@ -114,12 +117,12 @@ def make_field(field_id: int, name: str, text: str, input_type: str, *, type_nam
         "default_chosen_by_server": False,
         "blank_option": blank_option,
         "internal": internal,
-        "uuid": _stable_uuid(type_name, name),
+        "uuid": stable_uuid(type_name, name),
         "operations": operations_for(input_type),
         "operation_perms": {},
         "values": [
             {"value": v, "label": label, "enabled": True, "properties": None, "default": False,
-             "hidden": False, "uuid": _stable_uuid(type_name, name, v)}
+             "hidden": False, "uuid": stable_uuid(type_name, name, v)}
             for v, label in (values or [])
         ],
         "read_only": read_only,

@@ -65,12 +65,12 @@ class Principals:
                 user = self.user(ref)
                 if user is None:
                     raise ValueError(f"group '{g['name']}': unknown member '{ref}'")
-                members.append(user["id"])
-            group = {"id": next_id, "name": g["name"], "display_name": g["name"], "members": members,
-                     "description": g.get("description", "")}
+                members.append(user)
+            group = {"id": next_id, "name": g["name"], "display_name": g["name"],
+                     "members": [u["id"] for u in members], "description": g.get("description", "")}
             self.groups.append(group)
-            for uid in members:
-                self.user(uid)["group_ids"].append(next_id)
+            for user in members:
+                user["group_ids"].append(next_id)
             next_id += 1
 
     def user(self, ref: Any) -> dict | None:
@@ -209,5 +209,5 @@ def builtin_artifact_types() -> list[dict]:
         out.append({"id": type_id, "name": name, "programmatic_name": name, "desc": name, "enabled": True,
                     "system": True, "multi_aware": True, "use_for_relationships": True,
                     "file": type_id in builtins.FILE_ARTIFACT_TYPES, "parse_as_csv": False,
-                    "uuid": builtins._stable_uuid("artifacttype", type_id)})
+                    "uuid": builtins.stable_uuid("artifacttype", type_id)})
     return out

@@ -131,11 +131,11 @@ class SoarEmulator(Emulator):
 
     def add_fault(self, method: str, path_regex: str, status: int | None = None, times: int | None = None,
                   hang_seconds: float = 0, after: int = 0) -> dict:
-        return self.api.faults.add({"method": method, "path_regex": path_regex, "status": status, "times": times,
-                                    "hang_seconds": hang_seconds, "after": after})
+        return self.faults.add({"method": method, "path_regex": path_regex, "status": status, "times": times,
+                                "hang_seconds": hang_seconds, "after": after})
 
     def clear_faults(self) -> None:
-        self.api.faults.clear()
+        self.faults.clear()
 
 
 def start_emulator_process(app_config_path: str, state: str | None = None, *, extra_args: list[str] | None = None,

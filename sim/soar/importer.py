@@ -24,22 +24,22 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import Any
 
 from sim.soar import builtins
-from sim.soar.core import now_ms
+from sim.soar.documents import now_ms, public
+from sim.soar.engine import UnsupportedWorkflow, parse_workflow, validate_rule
 from sim.soar.errors import SoarError, bad_request, not_found
-
-if TYPE_CHECKING:
-    from sim.soar.core import Soar
+from sim.soar.org import Org
+from sim.soar.registry import Registry
+from sim.soar.store import Store
 
 OBJECT_TYPES = {"incident", "artifact", "task", "note", "attachment", "milestone"}
 CONDITION_METHODS = {"equals", "not_equals", "contains", "not_contains", "in", "not_in", "changed",
                      "changed_to", "not_changed_to", "has_a_value", "not_has_a_value", "lt", "lte", "gt", "gte",
                      "value_added", "value_removed", "object_added", "object_removed", "due_within",
                      "overdue_by", "script"}
-FIELD_TYPE_NAMES = {0: "incident", 1: "task", 2: "note", 3: "milestone", 4: "artifact", 5: "attachment",
-                    6: "actioninvocation", 11: "__function"}
 
 
 def _names(items: list, key: str, what: str, errors: list[str]) -> None:
@@ -55,8 +55,13 @@ def _names(items: list, key: str, what: str, errors: list[str]) -> None:
 
 
 class Importer:
-    def __init__(self, soar: Soar) -> None:
-        self.soar = soar
+    """Imports into one org's registry (it writes the registrations; the registry reads them)."""
+
+    def __init__(self, store: Store, lock: threading.RLock, registry: Registry, org: Org) -> None:
+        self.store = store
+        self.lock = lock
+        self.registry = registry
+        self.org = org
 
     # -- REST entry points -------------------------------------------------------------------------
     def create(self, export: Any) -> dict:
@@ -64,26 +69,22 @@ class Importer:
         if errors:
             raise bad_request("The import was refused: " + "; ".join(errors), error_code="importRefused",
                               extra={"messages": [{"type": "ERROR", "text": e} for e in errors]})
-        with self.soar.lock:
-            import_id = self.soar.store.next_id("import")
+        with self.lock:
+            import_id = self.store.next_id("import")
             doc = {"id": import_id, "status": "PENDING", "messages": messages, "create_date": now_ms(),
                    "_export": export}
-            self.soar.store.put("import", import_id, doc)
-        return self.public(doc)
-
-    @staticmethod
-    def public(doc: dict) -> dict:
-        return {k: v for k, v in doc.items() if not k.startswith("_")}
+            self.store.put("import", import_id, doc)
+        return public(doc)
 
     def get(self, import_id: Any) -> dict:
-        doc = self.soar.store.get("import", import_id)
+        doc = self.store.get("import", import_id)
         if doc is None:
             raise not_found(f"Import {import_id} not found")
-        return self.public(doc)
+        return public(doc)
 
     def update(self, import_id: Any, body: dict) -> dict:
-        with self.soar.lock:
-            doc = self.soar.store.get("import", import_id)
+        with self.lock:
+            doc = self.store.get("import", import_id)
             if doc is None:
                 raise not_found(f"Import {import_id} not found")
             status = (body or {}).get("status")
@@ -100,8 +101,8 @@ class Importer:
                 doc["accept_date"] = now_ms()
             else:
                 raise bad_request(f"Import status must be ACCEPTED or REJECTED, not {status!r}")
-            self.soar.store.put("import", import_id, doc)
-            return self.public(doc)
+            self.store.put("import", import_id, doc)
+            return public(doc)
 
     # -- validation --------------------------------------------------------------------------------
     def validate(self, export: Any) -> tuple[list[str], list[dict]]:
@@ -128,7 +129,8 @@ class Importer:
             if not isinstance(fd, dict):
                 errors.append("a field entry is not an object")
                 continue
-            type_name = FIELD_TYPE_NAMES.get(fd.get("type_id"))
+            type_id = fd.get("type_id")
+            type_name = builtins.FIELD_TYPE_IDS.get(type_id) if isinstance(type_id, int) else None
             if type_name is None:
                 errors.append(f"field '{fd.get('name')}' has an unknown type_id {fd.get('type_id')!r}")
                 continue
@@ -151,22 +153,22 @@ class Importer:
         _names(lists["incident_types"], "name", "incident type", errors)
 
         # what exists after this import (registered + imported)
-        dest_names = {d["programmatic_name"] for d in self.soar.store.values("destination")}
+        dest_names = {d["programmatic_name"] for d in self.store.values("destination")}
         dest_names |= {d.get("programmatic_name") for d in lists["message_destinations"]}
-        dest_display = {d["name"] for d in self.soar.store.values("destination")}
+        dest_display = {d["name"] for d in self.store.values("destination")}
         dest_display |= {d.get("name") for d in lists["message_destinations"]}
-        fn_input_uuids = {f["uuid"] for f in self.soar.store.values("field") if f["_type"] == "__function"}
+        fn_input_uuids = {f["uuid"] for f in self.store.values("field") if f["_type"] == "__function"}
         fn_input_uuids |= {f.get("uuid") for f in by_type.get("__function", [])}
-        activity_uuids = {f["uuid"] for f in self.soar.store.values("field") if f["_type"] == "actioninvocation"}
+        activity_uuids = {f["uuid"] for f in self.store.values("field") if f["_type"] == "actioninvocation"}
         activity_uuids |= {f.get("uuid") for f in by_type.get("actioninvocation", [])}
-        fn_uuids = {f["uuid"] for f in self.soar.store.values("function")}
+        fn_uuids = {f["uuid"] for f in self.store.values("function")}
         fn_uuids |= {f.get("uuid") for f in lists["functions"]}
-        script_uuids = {s["uuid"] for s in self.soar.store.values("script")}
+        script_uuids = {s["uuid"] for s in self.store.values("script")}
         script_uuids |= {s.get("uuid") for s in lists["scripts"]}
-        script_names = {s["name"] for s in self.soar.store.values("script")} | {s.get("name") for s in lists["scripts"]}
-        wf_names = {w["programmatic_name"] for w in self.soar.store.values("workflow")}
+        script_names = {s["name"] for s in self.store.values("script")} | {s.get("name") for s in lists["scripts"]}
+        wf_names = {w["programmatic_name"] for w in self.store.values("workflow")}
         wf_names |= {w.get("programmatic_name") for w in lists["workflows"]}
-        table_names = {t["type_name"] for t in self.soar.store.values("datatable")}
+        table_names = {t["type_name"] for t in self.store.values("datatable")}
         table_names |= {t.get("type_name") for t in lists["types"]}
 
         for dest in lists["message_destinations"]:
@@ -198,7 +200,7 @@ class Importer:
         for atype in lists["incident_artifact_types"]:
             if not atype.get("name"):
                 errors.append(f"artifact type '{atype.get('programmatic_name')}' has no name")
-            builtin = self.soar.artifact_type(atype.get("name"))
+            builtin = self.registry.artifact_type(atype.get("name"))
             if builtin is not None and builtin.get("system"):
                 errors.append(f"artifact type '{atype.get('name')}' clashes with a built-in artifact type")
         for script in lists["scripts"]:
@@ -258,8 +260,6 @@ class Importer:
             return
         if content.get("workflow_id") not in (None, name):
             errors.append(f"workflow '{name}': content.workflow_id is '{content.get('workflow_id')}'")
-        from sim.soar.engine import UnsupportedWorkflow, parse_workflow
-
         try:
             model = parse_workflow(xml)
         except UnsupportedWorkflow as exc:
@@ -303,10 +303,6 @@ class Importer:
         if rule.get("logic_type", "all") not in ("all", "any", "advanced"):
             errors.append(f"rule '{name}': logic_type {rule.get('logic_type')!r} is not supported")
         try:
-            from sim.soar.engine import validate_rule
-        except ImportError:
-            return
-        try:
             problems = validate_rule(rule)
         except Exception as exc:
             errors.append(f"rule '{name}' cannot be evaluated: {exc}")
@@ -317,12 +313,12 @@ class Importer:
     # -- registration ------------------------------------------------------------------------------
     def register(self, export: dict) -> None:
         """Register everything (the caller holds the core's lock and has validated the export)."""
-        store = self.soar.store
+        store = self.store
         for dest in export.get("message_destinations") or []:
             old = store.get("destination", dest["programmatic_name"])
             api_keys = old["api_keys"] if old else []
-            if self.soar.api_key["uuid"] in (dest.get("api_keys") or []):
-                api_keys = sorted(set(api_keys) | {self.soar.api_key["handle"]}, key=str)
+            if self.org.api_key["uuid"] in (dest.get("api_keys") or []):
+                api_keys = sorted(set(api_keys) | {self.org.api_key["handle"]}, key=str)
             doc = {"id": old["id"] if old else store.next_id("destination", 1),
                    "programmatic_name": dest["programmatic_name"], "name": dest.get("name") or
                    dest["programmatic_name"], "destination_type": 0, "expect_ack": dest.get("expect_ack", True),
@@ -330,7 +326,7 @@ class Importer:
                    "export_key": dest["programmatic_name"], "tags": []}
             store.put("destination", doc["programmatic_name"], doc)
         for fd in export.get("fields") or []:
-            self._register_field(FIELD_TYPE_NAMES[fd["type_id"]], fd)
+            self._register_field(builtins.FIELD_TYPE_IDS[fd["type_id"]], fd)
         for table in export.get("types") or []:
             old = store.get("datatable", table["type_name"])
             doc = {k: copy.deepcopy(v) for k, v in table.items() if k not in ("fields",)}
@@ -378,8 +374,6 @@ class Importer:
             doc = copy.deepcopy(script)
             doc["id"] = old["id"] if old else store.next_id("script", 1)
             store.put("script", script["name"], doc)
-        from sim.soar.engine import parse_workflow
-
         for wf in export.get("workflows") or []:
             old = store.get("workflow", wf["programmatic_name"])
             model = parse_workflow(wf["content"]["xml"])
@@ -388,7 +382,7 @@ class Importer:
             doc["_function_uuids"] = sorted(model.function_uuids())
             doc["_script_uuids"] = sorted(model.script_uuids())
             store.put("workflow", wf["programmatic_name"], doc)
-            self.soar._models.pop(wf["programmatic_name"], None)
+            self.registry.forget_model(wf["programmatic_name"])
         for rule in export.get("actions") or []:
             old = store.get("rule", rule["name"])
             doc = copy.deepcopy(rule)
@@ -399,7 +393,7 @@ class Importer:
             store.put("rule", rule["name"], doc)
 
     def _field_doc(self, type_name: str, fd: dict, old: dict | None) -> dict:
-        store = self.soar.store
+        store = self.store
         doc = copy.deepcopy(fd)
         doc.pop("tags", None)
         doc["tags"] = []
@@ -428,8 +422,8 @@ class Importer:
 
     def _register_field(self, type_name: str, fd: dict) -> None:
         key = f"{type_name}/{fd['name']}"
-        old = self.soar.store.get("field", key)
-        self.soar.store.put("field", key, self._field_doc(type_name, fd, old))
+        old = self.store.get("field", key)
+        self.store.put("field", key, self._field_doc(type_name, fd, old))
 
 
 def parse_export_text(text: str) -> dict:

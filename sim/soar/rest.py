@@ -1,5 +1,6 @@
-"""The HTTPS server: SOAR's REST API under ``/rest``, the read-only HTML view under ``/ui/`` and the
-emulator's own test controls under ``/_emulator`` (fault injection, call counts, broker status).
+"""SOAR's REST API under ``/rest``, the read-only HTML view under ``/ui/`` and the emulator's own test
+controls under ``/_emulator`` (fault injection, call counts, broker status), as routes over the
+:class:`~sim.soar.core.Soar` facade. Requests and responses are :mod:`sim.soar.http`'s.
 
 Every ``/rest`` and ``/_emulator`` call needs HTTP Basic with the API key id and secret (wrong or
 missing: 401). ``/ui/`` is served without authentication (read-only, loopback only).
@@ -10,73 +11,23 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
-import json
 import logging
 import re
 import threading
 import time
-import urllib.parse
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from sim.soar.broker import Broker
+from sim.soar.core import Soar
 from sim.soar.errors import SoarError, bad_request, not_found
-
-if TYPE_CHECKING:
-    from sim.soar.server import Emulator
+from sim.soar.faults import Faults
+from sim.soar.http import Request, Response
+from sim.soar.importer import Importer
+from sim.soar.ui import render_ui
 
 LOG = logging.getLogger("sim.soar.rest")
-
-
-class Faults:
-    """Injected failures: ``{"method", "path_regex", "status", "times", "after", "hang_seconds", "body"}``.
-
-    A matching request first waits ``hang_seconds`` (if any), then answers ``status`` with a SOAR-shaped
-    error body (if a status is given) or is processed normally; ``after`` lets that many matching
-    requests through first (a failure on the 37th of 100 creates), ``times`` bounds how often the fault
-    fires (omitted or null: always)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: list[dict] = []
-
-    def add(self, spec: dict) -> dict:
-        if not isinstance(spec, dict) or not spec.get("path_regex"):
-            raise bad_request("a fault needs 'path_regex'")
-        try:
-            re.compile(spec["path_regex"])
-        except re.error as exc:
-            raise bad_request(f"bad path_regex: {exc}") from None
-        status = spec.get("status")
-        if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
-            raise bad_request("'status' must be an HTTP status code")
-        fault = {"id": len(self.items) + 1, "method": (spec.get("method") or "*").upper(),
-                 "path_regex": spec["path_regex"], "status": status, "times": spec.get("times"),
-                 "hang_seconds": float(spec.get("hang_seconds") or 0), "body": spec.get("body"), "fired": 0,
-                 "after": int(spec.get("after") or 0), "passed": 0}
-        with self.lock:
-            self.items.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-
-    def match(self, method: str, path: str) -> dict | None:
-        with self.lock:
-            for fault in self.items:
-                if fault["method"] not in ("*", method):
-                    continue
-                if not re.search(fault["path_regex"], path):
-                    continue
-                if fault["times"] is not None and fault["fired"] >= fault["times"]:
-                    continue
-                if fault["passed"] < fault["after"]:
-                    fault["passed"] += 1
-                    continue
-                fault["fired"] += 1
-                return dict(fault)
-        return None
 
 
 def call_pattern(method: str, path: str) -> str:
@@ -84,67 +35,24 @@ def call_pattern(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
-class Response:
-    def __init__(self, status: int = 200, body: Any = None, content_type: str = "application/json",
-                 headers: dict | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.headers = headers or {}
-
-    def payload(self) -> bytes:
-        if self.body is None:
-            return b""
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return json.dumps(self.body).encode("utf-8")
-
-
-class Request:
-    def __init__(self, method: str, path: str, query: dict[str, str], headers: Any, raw: bytes) -> None:
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.raw = raw
-        self.match: re.Match | None = None
-
-    @property
-    def names(self) -> bool:
-        return self.query.get("handle_format") == "names" or self.headers.get("handle_format") == "names"
-
-    def json(self) -> Any:
-        if not self.raw:
-            raise bad_request("a JSON body is required")
-        try:
-            return json.loads(self.raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"the body is not valid JSON: {exc}") from None
-
-    def arg(self, index: int) -> str:
-        assert self.match is not None
-        return urllib.parse.unquote(self.match.group(index))
-
-
 ROUTES: list[tuple[str, re.Pattern, str]] = []
 
 
-def route(method: str, pattern: str) -> Any:
-    def deco(fn: Any) -> Any:
+def route(method: str, pattern: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         ROUTES.append((method, re.compile("^" + pattern + "$"), fn.__name__))
         return fn
     return deco
 
 
 class RestApi:
-    """Maps requests to the core. Paths below are relative to ``/rest/orgs/{org_id}``."""
+    """Maps requests to the facade. Paths below are relative to ``/rest/orgs/{org_id}``."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emu = emulator
-        self.soar = emulator.soar
-        self.faults = Faults()
+    def __init__(self, soar: Soar, importer: Importer, broker: Broker, faults: Faults) -> None:
+        self.soar = soar
+        self.importer = importer
+        self.broker = broker
+        self.faults = faults
         self.calls: Counter[str] = Counter()
         self.calls_lock = threading.Lock()
 
@@ -153,9 +61,7 @@ class RestApi:
         with self.calls_lock:
             self.calls[call_pattern(req.method, req.path)] += 1
         if req.path == "/ui" or req.path.startswith("/ui/"):
-            from sim.soar.ui import render_ui
-
-            return render_ui(self.emu, req)
+            return render_ui(self.soar, req)
         if not req.path.startswith("/_emulator"):
             fault = self.faults.match(req.method, req.path)
             if fault:
@@ -187,14 +93,14 @@ class RestApi:
             key_id, _, secret = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
-        return self.soar.check_api_key(key_id, secret)
+        return self.soar.org.check_api_key(key_id, secret)
 
     def _route(self, req: Request) -> Response:
         path = req.path
         if path.startswith("/rest/orgs/"):
             rest = path[len("/rest/orgs/"):]
             org, _, sub = rest.partition("/")
-            if org != str(self.soar.org_id):
+            if org != str(self.soar.org.org_id):
                 raise SoarError(403, f"You are not a member of organization '{org}'", error_code="forbidden")
             path = "/" + sub if sub else ""
             space = "org"
@@ -225,7 +131,7 @@ class RestApi:
     # -- absolute -------------------------------------------------------------------------------------
     @route("GET", "/session")
     def abs_session(self, req: Request) -> Any:
-        return self.soar.session()
+        return self.soar.org.session()
 
     @route("DELETE", "/session")
     def abs_session_delete(self, req: Request) -> Any:
@@ -233,27 +139,27 @@ class RestApi:
 
     @route("GET", "/const")
     def abs_const(self, req: Request) -> Any:
-        return self.soar.const()
+        return self.soar.org.const()
 
     # -- org ------------------------------------------------------------------------------------------
     @route("GET", "")
     def org_get(self, req: Request) -> Any:
-        return self.soar.org()
+        return self.soar.org.org()
 
     @route("GET", "/types")
     def org_types(self, req: Request) -> Any:
-        return self.soar.types()
+        return self.soar.registry.types()
 
     @route("GET", r"/types/([^/]+)")
     def org_type(self, req: Request) -> Any:
-        return self.soar.type_named(req.arg(1))
+        return self.soar.registry.type_named(req.arg(1))
 
     @route("GET", r"/types/([^/]+)/fields")
     def org_type_fields(self, req: Request) -> Any:
         name = req.arg(1)
         if name in ("incident", "actioninvocation", "__function"):
-            return self.soar.fields_of(name)
-        return list(self.soar.type_named(name)["fields"].values())
+            return self.soar.registry.fields_of(name)
+        return list(self.soar.registry.type_named(name)["fields"].values())
 
     @route("GET", r"/types/([^/]+)/fields/([^/]+)")
     def org_type_field(self, req: Request) -> Any:
@@ -264,61 +170,61 @@ class RestApi:
 
     @route("GET", "/actions")
     def org_actions(self, req: Request) -> Any:
-        return {"entities": self.soar.rules(names=req.names)}
+        return {"entities": self.soar.registry.rules(names=req.names)}
 
     @route("GET", r"/actions/([^/]+)")
     def org_action(self, req: Request) -> Any:
-        rule = self.soar.rule(req.arg(1))
+        rule = self.soar.registry.rule(req.arg(1))
         if rule is None:
             raise not_found(f"Action {req.arg(1)} not found")
-        return self.soar.render_rule(rule, req.names)
+        return self.soar.registry.render_rule(rule, req.names)
 
     @route("GET", "/connectors/queues")
     def org_connector_queues(self, req: Request) -> Any:
-        return {"queues": [], "org_id": self.soar.org_id}
+        return {"queues": [], "org_id": self.soar.org.org_id}
 
     @route("GET", "/functions")
     def org_functions(self, req: Request) -> Any:
-        return {"entities": self.soar.functions()}
+        return {"entities": self.soar.registry.functions()}
 
     @route("GET", r"/functions/([^/]+)")
     def org_function(self, req: Request) -> Any:
-        return self.soar.function(req.arg(1))
+        return self.soar.registry.function(req.arg(1))
 
     @route("GET", "/message_destinations")
     def org_destinations(self, req: Request) -> Any:
-        return {"entities": self.soar.destinations()}
+        return {"entities": self.soar.registry.destinations()}
 
     @route("GET", r"/message_destinations/([^/]+)")
     def org_destination(self, req: Request) -> Any:
-        dest = self.soar.destination(req.arg(1))
+        dest = self.soar.registry.destination(req.arg(1))
         if dest is None:
             raise not_found(f"Message destination {req.arg(1)} not found")
         return dest
 
     @route("PUT", r"/message_destinations/([0-9]+)")
     def org_destination_put(self, req: Request) -> Any:
-        return self.soar.update_destination(int(req.arg(1)), req.json())
+        return self.soar.registry.update_destination(int(req.arg(1)), req.json())
 
     @route("GET", "/workflows")
     def org_workflows(self, req: Request) -> Any:
-        return {"entities": self.soar.workflows()}
+        return {"entities": self.soar.registry.workflows()}
 
     @route("GET", "/scripts")
     def org_scripts(self, req: Request) -> Any:
-        return {"entities": [self.soar._public_field(s) for s in self.soar.store.values("script")]}
+        return {"entities": self.soar.registry.scripts()}
 
     @route("POST", "/configurations/imports")
     def org_import_post(self, req: Request) -> Any:
-        return self.emu.importer.create(req.json())
+        return self.importer.create(req.json())
 
     @route("GET", r"/configurations/imports/([0-9]+)")
     def org_import_get(self, req: Request) -> Any:
-        return self.emu.importer.get(int(req.arg(1)))
+        return self.importer.get(int(req.arg(1)))
 
     @route("PUT", r"/configurations/imports/([0-9]+)")
     def org_import_put(self, req: Request) -> Any:
-        return self.emu.importer.update(int(req.arg(1)), req.json())
+        return self.importer.update(int(req.arg(1)), req.json())
 
     # incidents
     @route("GET", "/incidents")
@@ -361,7 +267,7 @@ class RestApi:
 
     @route("GET", r"/incidents/([0-9]+)/comments")
     def org_notes(self, req: Request) -> Any:
-        return self.soar.notes(req.arg(1))
+        return self.soar.list_notes(req.arg(1))
 
     @route("POST", r"/incidents/([0-9]+)/comments")
     def org_note_post(self, req: Request) -> Any:
@@ -369,7 +275,7 @@ class RestApi:
 
     @route("GET", r"/incidents/([0-9]+)/artifacts")
     def org_artifacts(self, req: Request) -> Any:
-        return self.soar.artifacts(req.arg(1), req.names)
+        return self.soar.list_artifacts(req.arg(1), req.names)
 
     @route("POST", r"/incidents/([0-9]+)/artifacts")
     def org_artifact_post(self, req: Request) -> Any:
@@ -377,7 +283,7 @@ class RestApi:
 
     @route("POST", r"/incidents/([0-9]+)/artifacts/query_paged")
     def org_artifact_query(self, req: Request) -> Any:
-        data = self.soar.artifacts(req.arg(1), req.names)
+        data = self.soar.list_artifacts(req.arg(1), req.names)
         return {"data": data, "recordsTotal": len(data), "recordsFiltered": len(data)}
 
     @route("GET", r"/incidents/([0-9]+)/artifacts/([0-9]+)")
@@ -406,7 +312,7 @@ class RestApi:
 
     @route("GET", r"/incidents/([0-9]+)/attachments")
     def org_attachments(self, req: Request) -> Any:
-        return self.soar.attachments(req.arg(1))
+        return self.soar.list_attachments(req.arg(1))
 
     @route("POST", r"/incidents/([0-9]+)/attachments")
     def org_attachment_post(self, req: Request) -> Any:
@@ -417,18 +323,19 @@ class RestApi:
             b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + req.raw)
         for part in msg.iter_parts():
             if part.get_param("name", header="content-disposition") == "file":
-                data = part.get_payload(decode=True) or b""
+                payload = part.get_payload(decode=True)
+                data = payload if isinstance(payload, bytes) else b""
                 return self.soar.add_attachment(req.arg(1), part.get_filename() or "", part.get_content_type(),
                                                 data)
         raise bad_request("the multipart body has no 'file' part")
 
     @route("GET", r"/incidents/([0-9]+)/attachments/([0-9]+)")
     def org_attachment_get(self, req: Request) -> Any:
-        return self.soar.attachment(req.arg(1), req.arg(2))
+        return self.soar.get_attachment(req.arg(1), req.arg(2))
 
     @route("GET", r"/incidents/([0-9]+)/attachments/([0-9]+)/contents")
     def org_attachment_contents(self, req: Request) -> Any:
-        ctype, data = self.soar.attachment(req.arg(1), req.arg(2), content=True)
+        ctype, data = self.soar.attachment_contents(req.arg(1), req.arg(2))
         return Response(200, data, content_type=ctype)
 
     @route("GET", r"/incidents/([0-9]+)/table_data/([^/]+)")
@@ -441,8 +348,7 @@ class RestApi:
 
     @route("GET", r"/incidents/([0-9]+)/table_data/([^/]+)/row_data/([0-9]+)")
     def org_row_get(self, req: Request) -> Any:
-        with self.soar.lock:
-            return self.soar.render_row(self.soar._get_row(req.arg(1), req.arg(2), req.arg(3)), req.names)
+        return self.soar.get_row(req.arg(1), req.arg(2), req.arg(3), req.names)
 
     @route("PUT", r"/incidents/([0-9]+)/table_data/([^/]+)/row_data/([0-9]+)")
     def org_row_put(self, req: Request) -> Any:
@@ -456,29 +362,29 @@ class RestApi:
     @route("GET", r"/incidents/([0-9]+)/workflow_instances")
     def org_incident_instances(self, req: Request) -> Any:
         self.soar.get_incident(req.arg(1))
-        return {"entities": self.soar.instances(inc_id=req.arg(1))}
+        return {"entities": self.soar.list_instances(inc_id=req.arg(1))}
 
     @route("GET", "/workflow_instances")
     def org_instances(self, req: Request) -> Any:
         inc = req.query.get("incident_id") or req.query.get("object_id")
-        return {"entities": self.soar.instances(inc_id=inc, status=req.query.get("status"))}
+        return {"entities": self.soar.list_instances(inc_id=inc, status=req.query.get("status"))}
 
     @route("GET", r"/workflow_instances/([0-9]+)")
     def org_instance(self, req: Request) -> Any:
-        return self.soar.instance(int(req.arg(1)))
+        return self.soar.get_instance(int(req.arg(1)))
 
     @route("GET", "/users")
     def org_users(self, req: Request) -> Any:
-        return self.soar.users()
+        return self.soar.org.users()
 
     @route("GET", "/groups")
     def org_groups(self, req: Request) -> Any:
-        return self.soar.groups()
+        return self.soar.org.groups()
 
     # -- emulator controls ----------------------------------------------------------------------------
     @route("GET", "/health")
     def emu_health(self, req: Request) -> Any:
-        return {"ok": True, "stomp_port": self.emu.stomp_port, "org_id": self.soar.org_id}
+        return {"ok": True, "stomp_port": self.broker.port, "org_id": self.soar.org.org_id}
 
     @route("POST", "/faults")
     def emu_fault_add(self, req: Request) -> Any:
@@ -506,68 +412,10 @@ class RestApi:
 
     @route("GET", "/stomp")
     def emu_stomp(self, req: Request) -> Any:
-        return self.emu.broker.status()
+        return self.broker.status()
 
     @route("POST", "/invoke")
     def emu_invoke(self, req: Request) -> Any:
         body = req.json()
-        return self.emu.invoke_function(body.get("function"), body.get("inputs") or {},
-                                        incident_id=body.get("incident_id"), timeout=body.get("timeout"))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
-    protocol_version = "HTTP/1.1"
-    server_version = "SOAR-emulator/51.0"
-    api: RestApi
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        LOG.debug("%s - %s", self.address_string(), fmt % args)
-
-    def _serve(self) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(parsed.query))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        req = Request(self.command, parsed.path.rstrip("/") or "/", query, self.headers, raw)
-        if parsed.path.startswith("/ui"):
-            req.path = parsed.path
-        resp = self.api.handle(req)
-        payload = resp.payload()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type + ("; charset=utf-8" if resp.content_type in
-                                                              ("application/json", "text/html") else ""))
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-
-class TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr: tuple[str, int], handler: type, ssl_context: Any) -> None:
-        super().__init__(addr, handler)
-        self.ssl_context = ssl_context
-
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = self.socket.accept()
-        sock.settimeout(60)
-        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.do_handshake()
-        except OSError:
-            return
-        super().finish_request(request, client_address)
-
-
-def make_server(api: RestApi, host: str, port: int, ssl_context: Any) -> TLSServer:
-    handler = type("Handler", (_Handler,), {"api": api})
-    return TLSServer((host, port), handler, ssl_context)
+        return self.soar.invoke_function(body.get("function"), body.get("inputs") or {},
+                                         incident_id=body.get("incident_id"), timeout=body.get("timeout"))

@@ -1,4 +1,6 @@
-"""The whole emulator in one object: certificate, state, core, STOMP broker, REST/UI server."""
+"""The whole emulator in one object, and the composition root of its parts: it builds the state (store),
+the org (the :class:`~sim.soar.core.Soar` facade), the importer, the STOMP broker and dispatcher, and
+hands them to the REST layer and its HTTPS server. Nothing below imports this module."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from sim.soar import builtins, certs
 from sim.soar.broker import Broker
 from sim.soar.core import Soar
 from sim.soar.dispatch import Dispatcher
+from sim.soar.faults import Faults
+from sim.soar.http import TLSServer, make_server
 from sim.soar.importer import Importer
-from sim.soar.rest import RestApi, make_server
+from sim.soar.rest import RestApi
 from sim.soar.store import Store
 
 LOG = logging.getLogger("sim.soar")
@@ -45,12 +49,14 @@ class Emulator:
         self.store = Store(state_path)
         self.soar = Soar(self.store, org_name=org_name, principals=builtins.load_principals(principals_file),
                          api_key_id=api_key_id, api_key_secret=api_key_secret)
-        self.soar.function_timeout = function_timeout
-        self.importer = Importer(self.soar)
+        self.function_timeout = function_timeout
+        self.importer = Importer(self.store, self.soar.lock, self.soar.registry, self.soar.org)
+        self.faults = Faults()
         self.no_subscriber_timeout = no_subscriber_timeout
         self.broker: Broker | None = None
         self.dispatcher: Dispatcher | None = None
-        self.httpd = None
+        self.api: RestApi | None = None
+        self.httpd: TLSServer | None = None
         self._http_thread: threading.Thread | None = None
         self.files: certs.CertFiles | None = None
         self.port = 0
@@ -60,17 +66,19 @@ class Emulator:
     def start(self) -> Emulator:
         self.files = certs.generate(self.cert_dir, self.host)
         ctx = self.files.server_context()
-        self.broker = Broker(ssl_context=ctx, host=self.host, port=self._req_stomp_port, org_id=self.soar.org_id,
-                             authenticate=self.soar.check_api_key, authorize_read=self.soar.destination_authorized,
-                             on_reply=lambda h, b: self.dispatcher.handle_reply(h, b))
-        self.dispatcher = Dispatcher(self.broker, self.soar.org_id, self.no_subscriber_timeout)
-        self.soar.dispatcher = self.dispatcher
-        self.broker.start()
-        self.stomp_port = self.broker.port
-        self.api = RestApi(self)
-        self.httpd = make_server(self.api, self.host, self._req_port, ctx)
-        self.port = self.httpd.server_address[1]
-        self._http_thread = threading.Thread(target=self.httpd.serve_forever, name="soar-rest", daemon=True)
+        org = self.soar.org
+        broker = Broker(ssl_context=ctx, host=self.host, port=self._req_stomp_port, org_id=org.org_id,
+                        authenticate=org.check_api_key, authorize_read=self.soar.registry.destination_authorized,
+                        on_reply=lambda h, b: dispatcher.handle_reply(h, b))
+        dispatcher = Dispatcher(broker, org.org_id, self.no_subscriber_timeout)
+        self.broker, self.dispatcher = broker, dispatcher
+        self.soar.connect(dispatcher, self.function_timeout)
+        broker.start()
+        self.stomp_port = broker.port
+        self.api = RestApi(self.soar, self.importer, broker, self.faults)
+        httpd = self.httpd = make_server(self.api.handle, self.host, self._req_port, ctx)
+        self.port = httpd.server_address[1]
+        self._http_thread = threading.Thread(target=httpd.serve_forever, name="soar-rest", daemon=True)
         self._http_thread.start()
         return self
 
@@ -103,19 +111,19 @@ class Emulator:
 
     @property
     def org_name(self) -> str:
-        return self.soar.org_name
+        return self.soar.org.org_name
 
     @property
     def org_id(self) -> int:
-        return self.soar.org_id
+        return self.soar.org.org_id
 
     @property
     def api_key_id(self) -> str:
-        return self.soar.api_key["id"]
+        return str(self.soar.org.api_key["id"])
 
     @property
     def api_key_secret(self) -> str:
-        return self.soar.api_key["secret"]
+        return str(self.soar.org.api_key["secret"])
 
     @property
     def cafile(self) -> str:
@@ -149,11 +157,7 @@ class Emulator:
                         timeout: float | None = None) -> Any:
         """Invoke a function directly (not possible on a real SOAR, where a workflow or playbook does it):
         returns the result envelope or raises ``FunctionFailed``."""
-        from sim.soar.host import call_function
-
-        context = {"incident_id": incident_id, "artifact_id": None, "workflow_instance_id": None,
-                   "workflow": None}
-        return call_function(self.soar, name, inputs or {}, context, timeout=timeout)
+        return self.soar.invoke_function(name, inputs or {}, incident_id=incident_id, timeout=timeout)
 
     def import_export(self, export: dict, *, grant_api_key: bool = True) -> dict:
         """What ``resilient-circuits customize -y`` does: POST the import, PUT it ACCEPTED, then give this
@@ -161,9 +165,10 @@ class Emulator:
         result = self.importer.create(export)
         result = self.importer.update(result["id"], {"status": "ACCEPTED"})
         if grant_api_key:
+            registry = self.soar.registry
             for dest in export.get("message_destinations") or []:
-                d = self.soar.destination(dest["programmatic_name"])
+                d = registry.destination(dest["programmatic_name"])
                 if d is not None:
-                    self.soar.update_destination(d["id"], {"api_keys": list(d["api_keys"]) +
-                                                           [self.soar.api_key["handle"]]})
+                    registry.update_destination(d["id"], {"api_keys": list(d["api_keys"]) +
+                                                          [self.soar.org.api_key["handle"]]})
         return result

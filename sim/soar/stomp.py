@@ -70,7 +70,7 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[Frame]:
         self.buf.extend(data)
-        frames = []
+        frames: list[Frame] = []
         while True:
             while self.buf[:1] in (b"\n", b"\r"):
                 if self.buf[:2] == b"\r\n" or self.buf[:1] == b"\n":

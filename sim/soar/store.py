@@ -2,13 +2,13 @@
 
 Without a path everything lives in memory. With a path every write goes through to a SQLite file
 (``docs(kind, id, body)`` and ``meta(key, value)``), so incidents, notes, artifacts, rows, imports,
-registrations, workflow instances and the id counters survive a restart. The caller (the core) holds
-its own lock around every read-modify-write; the store has a lock only for its SQLite connection.
+registrations, workflow instances and the id counters survive a restart. The caller (the document parts)
+holds the org's lock around every read-modify-write; the store has a lock only for its SQLite connection.
 
 Two things keep the emulator's cost per request flat as an org grows (a real SOAR answers from indexed
 tables): documents that belong to an incident (``inc_id``) are indexed by it, so an incident's artifacts,
 notes or rows are found without scanning every incident's; and each kind has a generation number that
-changes with every write, so the core can cache what it derives from registrations (fields, types).
+changes with every write, so the registry can cache what it derives from registrations (fields, types).
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from typing import Any
+
+from sim.soar.documents import Doc
 
 
 class Store:
     def __init__(self, path: str | None = None) -> None:
         self.path = path
-        self._docs: dict[str, dict[str, dict]] = {}
-        self._meta: dict[str, object] = {}
+        self._docs: dict[str, dict[str, Doc]] = {}
+        self._meta: dict[str, Any] = {}
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
         self._children: dict[str, dict[object, set[str]]] = {}  # kind -> inc_id -> ids of its documents
@@ -43,19 +46,19 @@ class Store:
                 self._meta[key] = json.loads(value)
 
     # -- documents -------------------------------------------------------------------------------
-    def get(self, kind: str, doc_id: object) -> dict | None:
+    def get(self, kind: str, doc_id: object) -> Doc | None:
         doc = self._docs.get(kind, {}).get(str(doc_id))
         return copy.deepcopy(doc) if doc is not None else None
 
-    def peek(self, kind: str, doc_id: object) -> dict | None:
-        """The stored document itself (no copy): read-only use under the core's lock."""
+    def peek(self, kind: str, doc_id: object) -> Doc | None:
+        """The stored document itself (no copy): read-only use under the org's lock."""
         return self._docs.get(kind, {}).get(str(doc_id))
 
-    def values(self, kind: str) -> Iterator[dict]:
-        """Stored documents of a kind (no copies): read-only use under the core's lock."""
+    def values(self, kind: str) -> Iterator[Doc]:
+        """Stored documents of a kind (no copies): read-only use under the org's lock."""
         return iter(list(self._docs.get(kind, {}).values()))
 
-    def children(self, kind: str, inc_id: object) -> list[dict]:
+    def children(self, kind: str, inc_id: object) -> list[Doc]:
         """Stored documents of a kind that belong to one incident, by id (no copies: read-only use)."""
         docs = self._docs.get(kind, {})
         ids = self._children.get(kind, {}).get(inc_id, ())
@@ -65,7 +68,7 @@ class Store:
         """A number that changes whenever a document of this kind is written or deleted."""
         return self._generation.get(kind, 0)
 
-    def _index(self, kind: str, doc_id: str, old: dict | None, new: dict | None) -> None:
+    def _index(self, kind: str, doc_id: str, old: Doc | None, new: Doc | None) -> None:
         self._generation[kind] = self._generation.get(kind, 0) + 1
         old_parent = old.get("inc_id") if isinstance(old, dict) else None
         new_parent = new.get("inc_id") if isinstance(new, dict) else None
@@ -77,7 +80,7 @@ class Store:
         if new_parent is not None:
             index.setdefault(new_parent, set()).add(doc_id)
 
-    def put(self, kind: str, doc_id: object, doc: dict) -> None:
+    def put(self, kind: str, doc_id: object, doc: Doc) -> None:
         stored = copy.deepcopy(doc)
         bucket = self._docs.setdefault(kind, {})
         self._index(kind, str(doc_id), bucket.get(str(doc_id)), stored)
@@ -98,10 +101,10 @@ class Store:
         return existed
 
     # -- meta and counters -----------------------------------------------------------------------
-    def meta(self, key: str, default: object = None) -> object:
+    def meta(self, key: str, default: Any = None) -> Any:
         return copy.deepcopy(self._meta.get(key, default))
 
-    def set_meta(self, key: str, value: object) -> None:
+    def set_meta(self, key: str, value: Any) -> None:
         self._meta[key] = copy.deepcopy(value)
         if self._db is not None:
             with self._db_lock:

@@ -12,13 +12,11 @@ import html
 import json
 import re
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sim.soar.core import Soar
 from sim.soar.errors import SoarError
-
-if TYPE_CHECKING:
-    from sim.soar.rest import Request, Response
-    from sim.soar.server import Emulator
+from sim.soar.http import Request, Response
 
 _ALLOWED_TAGS = {"a", "b", "i", "u", "em", "strong", "p", "br", "div", "span", "ul", "ol", "li", "pre", "code",
                  "h1", "h2", "h3", "h4", "blockquote", "table", "thead", "tbody", "tr", "td", "th", "hr"}
@@ -114,8 +112,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _incident_list(emu: Emulator) -> str:
-    soar = emu.soar
+def _incident_list(soar: Soar) -> str:
     rows = []
     for inc in reversed(soar.list_incidents(names=True)):
         status = "Active" if inc["plan_status"] == "A" else "Closed"
@@ -133,10 +130,9 @@ def _rich(value: Any) -> str:
     return f"<span class='text'>{esc(value)}</span>"
 
 
-def _incident_page(emu: Emulator, inc_id: str) -> str:
-    soar = emu.soar
+def _incident_page(soar: Soar, inc_id: str) -> str:
     inc = soar.get_incident(inc_id, names=True)
-    doc = soar.store.get("incident", inc["id"])
+    doc = soar.incidents.doc(inc["id"])
     parts = [f"<h1>#{inc['id']} {esc(inc['name'])} <span class='badge {esc(inc['plan_status'])}'>"
              f"{'Active' if inc['plan_status'] == 'A' else 'Closed'}</span></h1>"]
     desc_fmt = doc.get("_description_format")
@@ -159,31 +155,30 @@ def _incident_page(emu: Emulator, inc_id: str) -> str:
     props = inc.get("properties") or {}
     parts.append("<h2>Custom fields</h2>" + _table(["Field", "Value"], [[esc(k), _rich(v)] for k, v in
                                                                          sorted(props.items())]))
-    notes = soar.notes(inc["id"])
+    notes = soar.list_notes(inc["id"])
     note_html = []
     for n in notes:
-        stored = soar.store.get("note", n["id"])
-        body = sanitize_html(n["text"]) if stored.get("_format") == "html" else \
+        body = sanitize_html(n["text"]) if soar.notes.is_html(n["id"]) else \
             f"<div class='text'>{esc(n['text'])}</div>"
         note_html.append(f"<div class='note'><div class='meta'>{esc(n['user_fname'])} · "
                          f"{fmt_date(n['create_date'])}</div>{body}</div>")
     parts.append("<h2>Notes</h2>" + ("".join(note_html) or '<p class="none">None.</p>'))
-    arts = soar.artifacts(inc["id"], names=True)
+    arts = soar.list_artifacts(inc["id"], names=True)
     parts.append("<h2>Artifacts</h2>" + _table(["ID", "Type", "Value", "Description", "Created"], [
         [esc(a["id"]), esc(a["type"]), esc(a["value"]), esc(a.get("description")), fmt_date(a.get("created"))]
         for a in arts]))
-    for table in sorted(soar.store.values("datatable"), key=lambda t: t["type_name"]):
+    for table in soar.registry.tables():
         data = soar.table_data(inc["id"], table["type_name"], names=True)
         cols = sorted(table["fields"].values(), key=lambda c: c.get("order", 0))
         rows = [[esc(r["id"])] + [esc(r["cells"].get(c["name"], {}).get("value")) for c in cols]
                 for r in data["rows"]]
         parts.append(f"<h2>Data table: {esc(table.get('display_name') or table['type_name'])}</h2>" +
                      _table(["Row"] + [c.get("text") or c["name"] for c in cols], rows))
-    atts = soar.attachments(inc["id"])
+    atts = soar.list_attachments(inc["id"])
     parts.append("<h2>Attachments</h2>" + _table(["ID", "Name", "Type", "Size", "Created"], [
         [esc(a["id"]), esc(a["name"]), esc(a["content_type"]), esc(a["size"]), fmt_date(a["created"])]
         for a in atts]))
-    parts.append("<h2>Workflow runs</h2>" + _instances_table(soar.instances(inc_id=inc["id"])))
+    parts.append("<h2>Workflow runs</h2>" + _instances_table(soar.list_instances(inc_id=inc["id"])))
     return "".join(parts)
 
 
@@ -201,20 +196,18 @@ def _instances_table(instances: list[dict]) -> str:
     return _table(["ID", "Workflow", "Rule", "Status", "Reason", "Functions", "Status messages", "Started"], rows)
 
 
-def render_ui(emu: Emulator, req: Request) -> Response:
-    from sim.soar.rest import Response
-
+def render_ui(soar: Soar, req: Request) -> Response:
     if req.method != "GET":
         return Response(405, "read-only view", content_type="text/plain")
     path = req.path.rstrip("/")
-    org = f"{emu.org_name} (org {emu.org_id})"
+    org = f"{soar.org.org_name} (org {soar.org.org_id})"
     try:
         if path in ("/ui", ""):
-            body, title = _incident_list(emu), "Incidents"
+            body, title = _incident_list(soar), "Incidents"
         elif m := re.fullmatch(r"/ui/incidents/([0-9]+)", path):
-            body, title = _incident_page(emu, m.group(1)), f"Incident {m.group(1)}"
+            body, title = _incident_page(soar, m.group(1)), f"Incident {m.group(1)}"
         elif path == "/ui/workflows":
-            body, title = "<h1>Workflow runs</h1>" + _instances_table(emu.soar.instances()), "Workflow runs"
+            body, title = "<h1>Workflow runs</h1>" + _instances_table(soar.list_instances()), "Workflow runs"
         else:
             return Response(404, page("Not found", "<h1>Not found</h1>", org), content_type="text/html")
     except SoarError as err:

@@ -144,13 +144,13 @@ def test_selftest_exit_codes(running, tmp_path):
     assert "Successfully connected via STOMP" in ok.stdout + ok.stderr
     assert time.monotonic() - started < 60
     # a key that may not read the destination: the STOMP part of selftest fails
-    dest = emu.soar.destination("emu_test")
-    emu.soar.update_destination(dest["id"], {"api_keys": []})
+    dest = emu.soar.registry.destination("emu_test")
+    emu.soar.registry.update_destination(dest["id"], {"api_keys": []})
     try:
         denied = subprocess.run([resilient_circuits_bin(), "selftest", "-l", "emu_no_such_package"], cwd=work,
                                 env=runtime_env(cfg, work), capture_output=True, text=True, timeout=90)
     finally:
-        emu.soar.update_destination(dest["id"], {"api_keys": [emu.soar.api_key["handle"]]})
+        emu.soar.registry.update_destination(dest["id"], {"api_keys": [emu.soar.org.api_key["handle"]]})
     # selftest means to answer 32 here, but it tests `b"..." in message` while stomp.py hands it the ERROR
     # body as str: the TypeError lands in its generic STOMP branch, 30 (an upstream bug, reproduced as is)
     assert denied.returncode == 30, denied.stdout[-3000:]

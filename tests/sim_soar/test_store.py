@@ -1,6 +1,6 @@
 """The emulator's store index and the core's derived caches: fast, and never stale.
 
-The emulator keeps an incident's children indexed and caches fields and artifact types between writes;
+The emulator keeps an incident's children indexed and its registry caches fields and artifact types between writes;
 these tests pin that a cache never hides a change and that the index follows every write, delete and
 restart (SQLite)."""
 
@@ -64,27 +64,27 @@ def test_a_field_added_after_a_render_is_seen_at_once():
     assert "late_field" not in soar.get_incident(inc["id"])["properties"]
     soar.store.put("field", "incident/late_field", _custom_field("late_field", 1001))
     assert "late_field" in soar.get_incident(inc["id"])["properties"]
-    assert soar.incident_field("late_field")["name"] == "late_field"
+    assert soar.registry.incident_field("late_field")["name"] == "late_field"
     soar.store.delete("field", "incident/late_field")
     assert "late_field" not in soar.get_incident(inc["id"])["properties"]
-    assert soar.incident_field("late_field") is None
+    assert soar.registry.incident_field("late_field") is None
 
 
 def test_cached_definitions_cannot_be_changed_through_what_callers_get():
     soar = Soar(Store())
-    fields = soar.incident_fields()
+    fields = soar.registry.incident_fields()
     fields[1]["text"] = "mutated"
-    soar.artifact_types()[0]["name"] = "mutated"
-    assert soar.incident_fields()[1]["text"] != "mutated"
-    assert soar.artifact_types()[0]["name"] != "mutated"
+    soar.registry.artifact_types()[0]["name"] = "mutated"
+    assert soar.registry.incident_fields()[1]["text"] != "mutated"
+    assert soar.registry.artifact_types()[0]["name"] != "mutated"
 
 
 def test_an_imported_artifact_type_is_found_at_once():
     soar = Soar(Store())
-    assert soar.artifact_type("pp_tap_thing") is None
-    assert soar.artifact_type(["unhashable"]) is None
+    assert soar.registry.artifact_type("pp_tap_thing") is None
+    assert soar.registry.artifact_type(["unhashable"]) is None
     soar.store.put("artifact_type", "pp_tap_thing", {"id": 1001, "name": "PP thing", "programmatic_name":
                                                      "pp_tap_thing", "enabled": True, "file": False})
-    assert soar.artifact_type("pp_tap_thing")["id"] == 1001
-    assert soar.artifact_type(1001)["name"] == "PP thing"
-    assert soar.artifact_type("IP Address")["name"] == "IP Address"
+    assert soar.registry.artifact_type("pp_tap_thing")["id"] == 1001
+    assert soar.registry.artifact_type(1001)["name"] == "PP thing"
+    assert soar.registry.artifact_type("IP Address")["name"] == "IP Address"

@@ -13,7 +13,7 @@ guards), ``objects`` (SOAR's script objects), ``scripts`` (one script run: polic
 
 from sim.soar.engine.bpmn import FunctionStep, ScriptStep, WorkflowModel, parse_workflow
 from sim.soar.engine.conditions import rule_matches, validate_rule
-from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, SetArtifactField, SetField, SetRowCell
+from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, Effect, SetArtifactField, SetField, SetRowCell
 from sim.soar.engine.errors import EffectError, EngineError, FunctionFailed, ScriptFailed, UnsupportedWorkflow
 from sim.soar.engine.host import EngineHost
 from sim.soar.engine.objects import AttrDict, sanitize_rich_text
@@ -28,6 +28,7 @@ __all__ = [
     "AddNote",
     "AddRow",
     "AttrDict",
+    "Effect",
     "EffectError",
     "EngineError",
     "EngineHost",

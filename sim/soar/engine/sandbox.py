@@ -46,7 +46,7 @@ import threading
 import time
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.soar.engine.errors import ScriptFailed
 
@@ -130,6 +130,9 @@ class TimedOut(Abort):
         super().__init__(why)
 
 
+_A = TypeVar("_A", bound=Abort)
+
+
 class Run:
     """One script run as the sandbox sees it: its deadline, its log and its first fatal event.
 
@@ -143,7 +146,7 @@ class Run:
         self.closed = False
         self.lock = threading.Lock()
 
-    def abort(self, exc: Abort) -> Abort:
+    def abort(self, exc: _A) -> _A:
         """Remember the first fatal event (sticky) and return it for raising."""
         with self.lock:
             if self.failure is None:
@@ -313,7 +316,7 @@ class Guard:
         self.run = run
 
     def violation(self, why: str) -> Violation:
-        return self.run.abort(Violation(why))  # type: ignore[return-value]
+        return self.run.abort(Violation(why))
 
     def check_name(self, name: Any) -> str:
         if not isinstance(name, str):

@@ -1,0 +1,61 @@
+"""Injected failures of the emulator's REST API (``/_emulator/faults``), so an app's retry, timeout and
+error paths are tested against SOAR errors and hangs on demand. Never applied to ``/_emulator`` itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from sim.soar.errors import bad_request
+
+
+class Faults:
+    """Injected failures: ``{"method", "path_regex", "status", "times", "after", "hang_seconds", "body"}``.
+
+    A matching request first waits ``hang_seconds`` (if any), then answers ``status`` with a SOAR-shaped
+    error body (if a status is given) or is processed normally; ``after`` lets that many matching
+    requests through first (a failure on the 37th of 100 creates), ``times`` bounds how often the fault
+    fires (omitted or null: always)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[dict] = []
+
+    def add(self, spec: dict) -> dict:
+        if not isinstance(spec, dict) or not spec.get("path_regex"):
+            raise bad_request("a fault needs 'path_regex'")
+        try:
+            re.compile(spec["path_regex"])
+        except re.error as exc:
+            raise bad_request(f"bad path_regex: {exc}") from None
+        status = spec.get("status")
+        if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
+            raise bad_request("'status' must be an HTTP status code")
+        fault = {"id": len(self.items) + 1, "method": (spec.get("method") or "*").upper(),
+                 "path_regex": spec["path_regex"], "status": status, "times": spec.get("times"),
+                 "hang_seconds": float(spec.get("hang_seconds") or 0), "body": spec.get("body"), "fired": 0,
+                 "after": int(spec.get("after") or 0), "passed": 0}
+        with self.lock:
+            self.items.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+    def match(self, method: str, path: str) -> dict | None:
+        with self.lock:
+            for fault in self.items:
+                if fault["method"] not in ("*", method):
+                    continue
+                if not re.search(fault["path_regex"], path):
+                    continue
+                if fault["times"] is not None and fault["fired"] >= fault["times"]:
+                    continue
+                if fault["passed"] < fault["after"]:
+                    fault["passed"] += 1
+                    continue
+                fault["fired"] += 1
+                return dict(fault)
+        return None
