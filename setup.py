@@ -44,6 +44,7 @@ Proofpoint Targeted Attack Protection (TAP) threat data into well-formed inciden
             "ruff~=0.14",
             "PyYAML~=6.0",
             "cryptography>=42",
+            "mypy>=1.10",
         ],
     },
     python_requires=">=3.11",
