@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import threading
 import uuid as uuidlib
 from typing import Any
 
@@ -22,20 +21,13 @@ from sim.soar import builtins
 from sim.soar.catalog import is_empty, text_content, to_internal, to_output
 from sim.soar.documents import Change, Doc, Ref, now_ms, public
 from sim.soar.errors import SoarError, bad_request, not_found
-from sim.soar.org import Org
-from sim.soar.registry import Registry
-from sim.soar.store import Store
+from sim.soar.registry import DocumentPart
 
 _NOTE_KEYS = {"text", "parent_id", "children", "mentioned_users", "id", "inc_id", "type", "create_date"}
 
 
-class Notes:
+class Notes(DocumentPart):
     """Notes (comments) of incidents."""
-
-    def __init__(self, store: Store, lock: threading.RLock, org: Org) -> None:
-        self.store = store
-        self.lock = lock
-        self.org = org
 
     def prepare(self, inc_id: int, body: Any) -> Doc:
         """A checked note document with its id, not stored yet."""
@@ -80,14 +72,8 @@ class Notes:
         return note is not None and note.get("_format") == "html"
 
 
-class Artifacts:
+class Artifacts(DocumentPart):
     """Artifacts of incidents, typed by the registry's artifact types."""
-
-    def __init__(self, store: Store, lock: threading.RLock, org: Org, registry: Registry) -> None:
-        self.store = store
-        self.lock = lock
-        self.org = org
-        self.registry = registry
 
     def prepare(self, inc_id: int, body: Any) -> Doc:
         """A checked artifact document with its id, not stored yet."""
@@ -187,13 +173,8 @@ class Artifacts:
         return new
 
 
-class Attachments:
+class Attachments(DocumentPart):
     """Files attached to incidents (kept base64 in the document)."""
-
-    def __init__(self, store: Store, lock: threading.RLock, org: Org) -> None:
-        self.store = store
-        self.lock = lock
-        self.org = org
 
     def add(self, inc: Doc, filename: str, content_type: str, data: bytes) -> Doc:
         with self.lock:
@@ -234,14 +215,8 @@ class Attachments:
             return att["content_type"], base64.b64decode(att["_content"])
 
 
-class Rows:
+class Rows(DocumentPart):
     """Rows of the registered data tables, per incident."""
-
-    def __init__(self, store: Store, lock: threading.RLock, org: Org, registry: Registry) -> None:
-        self.store = store
-        self.lock = lock
-        self.org = org
-        self.registry = registry
 
     def coerce_cells(self, table: Doc, cells: Any) -> Doc:
         """Cells ``{column: {"value": v}}`` checked against the table's columns, in stored form."""

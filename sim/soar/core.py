@@ -44,14 +44,14 @@ class Soar:
         self.org = Org(store, org_name=org_name, principals=principals, api_key_id=api_key_id,
                        api_key_secret=api_key_secret)
         self.registry = Registry(store, self.lock, self.org)
-        self.notes = Notes(store, self.lock, self.org)
+        self.notes = Notes(store, self.lock, self.org, self.registry)
         self.artifacts = Artifacts(store, self.lock, self.org, self.registry)
-        self.attachments = Attachments(store, self.lock, self.org)
+        self.attachments = Attachments(store, self.lock, self.org, self.registry)
         self.rows = Rows(store, self.lock, self.org, self.registry)
         self.incidents = Incidents(store, self.lock, self.org, self.registry, self.notes, self.artifacts)
         self.automation = Automation(store=store, lock=self.lock, org=self.org, registry=self.registry,
-                                     incidents=self.incidents, notes=self.notes, artifacts=self.artifacts,
-                                     rows=self.rows, workers=workers)
+                                     incidents=self.incidents, artifacts=self.artifacts, rows=self.rows,
+                                     workers=workers)
 
     def connect(self, dispatcher: Invoker | None, function_timeout: float = 600.0) -> None:
         """Functions are invoked through ``dispatcher`` (the server sets it once the broker runs)."""

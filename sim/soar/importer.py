@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from typing import Any
 
 from sim.soar import builtins
 from sim.soar.documents import now_ms, public
 from sim.soar.engine import UnsupportedWorkflow, parse_workflow, validate_rule
 from sim.soar.errors import SoarError, bad_request, not_found
-from sim.soar.org import Org
-from sim.soar.registry import Registry
-from sim.soar.store import Store
+from sim.soar.registry import DocumentPart
 
 OBJECT_TYPES = {"incident", "artifact", "task", "note", "attachment", "milestone"}
 CONDITION_METHODS = {"equals", "not_equals", "contains", "not_contains", "in", "not_in", "changed",
@@ -54,14 +51,8 @@ def _names(items: list, key: str, what: str, errors: list[str]) -> None:
         seen.add(name)
 
 
-class Importer:
+class Importer(DocumentPart):
     """Imports into one org's registry (it writes the registrations; the registry reads them)."""
-
-    def __init__(self, store: Store, lock: threading.RLock, registry: Registry, org: Org) -> None:
-        self.store = store
-        self.lock = lock
-        self.registry = registry
-        self.org = org
 
     # -- REST entry points -------------------------------------------------------------------------
     def create(self, export: Any) -> dict:

@@ -31,7 +31,7 @@ from sim.soar.documents import Change, Doc, Ref, now_ms
 from sim.soar.errors import SoarError, bad_request, not_found
 from sim.soar.org import Org
 from sim.soar.query import query_incidents
-from sim.soar.registry import Registry
+from sim.soar.registry import DocumentPart, Registry
 from sim.soar.store import Store
 
 _PARTIAL_KEYS = {"id", "name", "discovered_date", "create_date", "plan_status", "severity_code", "owner_id",
@@ -51,15 +51,12 @@ def _typed_value(v: Any) -> tuple[bool, Any]:
     return True, next(iter(v.values()))
 
 
-class Incidents:
+class Incidents(DocumentPart):
     """The incidents of one org (created artifacts and notes go through their own parts)."""
 
     def __init__(self, store: Store, lock: threading.RLock, org: Org, registry: Registry, notes: Notes,
                  artifacts: Artifacts) -> None:
-        self.store = store
-        self.lock = lock
-        self.org = org
-        self.registry = registry
+        super().__init__(store, lock, org, registry)
         self.notes = notes
         self.artifacts = artifacts
 

@@ -109,25 +109,23 @@ class Registry:
                     return copy.deepcopy(col)
         return None
 
-    def function_inputs(self, fn: Doc) -> dict[str, Doc]:
-        """Input name -> field definition, from the function's view items."""
+    def _shown_fields(self, entry: Doc, field_type: str) -> dict[str, Doc]:
+        """Fields of one type that an entry's ``view_items`` show, by name."""
         out = {}
-        for item in fn.get("view_items") or []:
-            if item.get("field_type") == "__function" and item.get("element") == "field_uuid":
+        for item in entry.get("view_items") or []:
+            if item.get("field_type") == field_type and item.get("element") == "field_uuid":
                 fd = self.field_by_uuid(item.get("content"))
                 if fd:
                     out[fd["name"]] = fd
         return out
 
+    def function_inputs(self, fn: Doc) -> dict[str, Doc]:
+        """Input name -> field definition, from the function's view items."""
+        return self._shown_fields(fn, "__function")
+
     def activity_fields(self, rule: Doc) -> dict[str, Doc]:
         """A manual rule's activity fields (what a user fills in when invoking it), by name."""
-        allowed = {}
-        for item in rule.get("view_items") or []:
-            if item.get("field_type") == "actioninvocation" and item.get("element") == "field_uuid":
-                fd = self.field_by_uuid(item.get("content"))
-                if fd:
-                    allowed[fd["name"]] = fd
-        return allowed
+        return self._shown_fields(rule, "actioninvocation")
 
     # -- types ------------------------------------------------------------------------------------
     def types(self) -> Doc:
@@ -326,3 +324,14 @@ class Registry:
             if s["uuid"] == script_uuid:
                 return public(copy.deepcopy(s))
         return None
+
+
+class DocumentPart:
+    """What each part that keeps documents beside the registrations holds (incidents, their children,
+    the importer): the store, the org's lock, the org and its registry."""
+
+    def __init__(self, store: Store, lock: threading.RLock, org: Org, registry: Registry) -> None:
+        self.store = store
+        self.lock = lock
+        self.org = org
+        self.registry = registry

@@ -50,7 +50,7 @@ class Emulator:
         self.soar = Soar(self.store, org_name=org_name, principals=builtins.load_principals(principals_file),
                          api_key_id=api_key_id, api_key_secret=api_key_secret)
         self.function_timeout = function_timeout
-        self.importer = Importer(self.store, self.soar.lock, self.soar.registry, self.soar.org)
+        self.importer = Importer(self.store, self.soar.lock, self.soar.org, self.soar.registry)
         self.faults = Faults()
         self.no_subscriber_timeout = no_subscriber_timeout
         self.broker: Broker | None = None

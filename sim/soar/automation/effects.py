@@ -9,26 +9,24 @@ automation's business.
 
 from __future__ import annotations
 
-import threading
-
 from sim.soar.catalog import text_content
-from sim.soar.children import Artifacts, Notes, Rows
+from sim.soar.children import Rows
 from sim.soar.documents import Change, Doc, now_ms
 from sim.soar.engine import AddArtifact, AddNote, AddRow, Effect, EffectError, SetArtifactField, SetField
 from sim.soar.errors import SoarError
 from sim.soar.incidents import Incidents
-from sim.soar.store import Store
 
 
 class EffectWriter:
-    def __init__(self, store: Store, lock: threading.RLock, incidents: Incidents, notes: Notes,
-                 artifacts: Artifacts, rows: Rows) -> None:
-        self.store = store
-        self.lock = lock
+    """Writes effects through the incidents (with their notes and artifacts) and the rows."""
+
+    def __init__(self, incidents: Incidents, rows: Rows) -> None:
         self.incidents = incidents
-        self.notes = notes
-        self.artifacts = artifacts
         self.rows = rows
+        self.store = incidents.store
+        self.lock = incidents.lock
+        self.notes = incidents.notes
+        self.artifacts = incidents.artifacts
 
     def apply(self, effects: list[Effect]) -> list[Change]:
         """Write all effects or raise EffectError and write none; the incident and artifact changes made."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sim.soar.automation.functions import FunctionCalls
@@ -20,19 +21,17 @@ from sim.soar.incidents import Incidents
 from sim.soar.registry import Registry
 
 
+@dataclass(frozen=True)
 class CoreHost:
     """Implements ``EngineHost`` over the emulator's parts."""
 
-    def __init__(self, *, incidents: Incidents, artifacts: Artifacts, rows: Rows, registry: Registry,
-                 instances: WorkflowInstances, calls: FunctionCalls,
-                 apply_effects: Callable[[list[Effect], dict[str, Any]], None]) -> None:
-        self.incidents = incidents
-        self.artifacts = artifacts
-        self.rows = rows
-        self.registry = registry
-        self.instances = instances
-        self.calls = calls
-        self._apply_effects = apply_effects
+    incidents: Incidents
+    artifacts: Artifacts
+    rows: Rows
+    registry: Registry
+    instances: WorkflowInstances
+    calls: FunctionCalls
+    write_effects: Callable[[list[Effect], dict[str, Any]], None]
 
     def get_incident(self, incident_id: int) -> dict[str, Any]:
         with self.incidents.lock:
@@ -73,7 +72,7 @@ class CoreHost:
         return fd
 
     def apply_effects(self, effects: list[Any], context: dict[str, Any]) -> None:
-        self._apply_effects(effects, context)
+        self.write_effects(effects, context)
 
     def call_function(self, function_name: str, inputs: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         return self.calls.call(function_name, inputs, context)

@@ -29,7 +29,7 @@ from sim.soar.automation.functions import FunctionCalls
 from sim.soar.automation.host import CoreHost
 from sim.soar.automation.instances import WorkflowInstances
 from sim.soar.catalog import is_empty, to_internal, to_output
-from sim.soar.children import Artifacts, Notes, Rows
+from sim.soar.children import Artifacts, Rows
 from sim.soar.documents import Change, Doc, Ref, now_ms, public
 from sim.soar.engine import (
     Effect,
@@ -57,7 +57,7 @@ class Automation:
     """Rules, the workflow instances they start, and the effects of their scripts."""
 
     def __init__(self, *, store: Store, lock: threading.RLock, org: Org, registry: Registry, incidents: Incidents,
-                 notes: Notes, artifacts: Artifacts, rows: Rows, workers: int = 16) -> None:
+                 artifacts: Artifacts, rows: Rows, workers: int = 16) -> None:
         self.lock = lock
         self.org = org
         self.registry = registry
@@ -66,9 +66,9 @@ class Automation:
         self.instances = WorkflowInstances(store, lock)
         self.instances.recover()
         self.calls = FunctionCalls(registry, self.instances, org)
-        self.writer = EffectWriter(store, lock, incidents, notes, artifacts, rows)
+        self.writer = EffectWriter(incidents, rows)
         self.host = CoreHost(incidents=incidents, artifacts=artifacts, rows=rows, registry=registry,
-                             instances=self.instances, calls=self.calls, apply_effects=self.apply_effects)
+                             instances=self.instances, calls=self.calls, write_effects=self.apply_effects)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soar-run")
 
     def close(self) -> None:
