@@ -26,10 +26,10 @@ import resilient
 
 from bench.dataset import Dataset, fmt, generate
 from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap
-from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control
-from fn_pp_tap_functions.ingest.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
-from fn_pp_tap_functions.ingestion import IngestSettings
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
+from fn_pp_tap_functions.settings import IngestSettings
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import CURSOR_FIELD, ensure_control
 from sim.soar.harness import EmulatorClient
 
 OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)  # a run starts at its cursor - overlap

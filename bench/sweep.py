@@ -18,11 +18,11 @@ from pathlib import Path
 
 import resilient
 
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.fp_closing import sync_threat_status
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.closing import ClosePolicy
+from fn_pp_tap_functions.services.closing import sync_threat_status
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from fn_pp_tap_functions.tap.client import TapClient
-from fn_pp_tap_functions.threat_status import ClosePolicy
 from sim.soar.harness import SoarEmulator
 from sim.tap import TapSimulator
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import resilient
 
 from customize.payloads import write
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from sim.stack import Stack
 
 THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"

@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from fn_pp_tap_functions.ingest import fields as F
+from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.ingest.filtering import KeptEvent, sender_addresses
 from fn_pp_tap_functions.ingest.policy import GroupBy, IngestPolicy
-from fn_pp_tap_functions.ingest.text import line as clean_line
 from fn_pp_tap_functions.tap.events import ThreatInfo
-from fn_pp_tap_functions.tap.timestamps import iso_or_none
+from fn_pp_tap_functions.tap.timestamps import epoch_ms, iso_or_none
 from fn_pp_tap_functions.tap.vocab import EventType, ThreatStatus, ThreatType
+from fn_pp_tap_functions.text import line as clean_line
 
 ROW_CAP_PER_RUN = 5
 """Each table row is one SOAR REST call: a few rows per group per run keep the calls proportional to the
@@ -62,13 +62,6 @@ def _digest(value: str, size: int = 32) -> str:
 
 def _safe(value: str) -> str:
     return value if _SAFE_ID.fullmatch(value) else "h" + _digest(value)
-
-
-def epoch_ms(value: datetime | None) -> int | None:
-    """SOAR date value: epoch milliseconds (UTC)."""
-    if value is None:
-        return None
-    return int((value - _EPOCH).total_seconds() * 1000)
 
 
 def threat_group_key(threat: ThreatInfo, event_key: str) -> str:

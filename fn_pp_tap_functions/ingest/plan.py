@@ -37,11 +37,12 @@ from enum import StrEnum
 
 from markupsafe import escape
 
-from fn_pp_tap_functions.ingest import fields as F
-from fn_pp_tap_functions.ingest import text as T
-from fn_pp_tap_functions.ingest.grouping import EventRow, GroupEvidence, epoch_ms
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions import text as T
+from fn_pp_tap_functions.ingest.grouping import EventRow, GroupEvidence
 from fn_pp_tap_functions.ingest.policy import ClosedPolicy, IngestPolicy
 from fn_pp_tap_functions.ingest.templates import SEVERITIES, ArtifactDraft, IncidentDraft
+from fn_pp_tap_functions.tap.timestamps import epoch_ms
 from fn_pp_tap_functions.tap.vocab import EventType
 
 ROW_CAP_PER_INCIDENT = 500

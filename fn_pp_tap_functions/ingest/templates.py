@@ -31,18 +31,19 @@ Keys (unknown keys are errors; keys starting with ``_`` are comments)::
 ``each`` is a Jinja EXPRESSION giving a list; the artifact is rendered once per item (the item is
 ``item`` in its templates, ``value`` defaults to ``{{ item }}``), at most ``max`` times (default 50, at
 most 1,000). Artifacts with an empty value are skipped; (type, value) pairs are de-duplicated.
-Managed fields (``pp_tap_group_key`` ... see :mod:`.fields`) cannot be set by a template: the app writes
-them from the evidence so de-duplication cannot be broken by a template.
+Managed fields (``pp_tap_group_key`` ... see :mod:`fn_pp_tap_functions.fields`) cannot be set by a template:
+the app writes them from the evidence so de-duplication cannot be broken by a template.
 
 Context: ``group`` (see :meth:`.grouping.GroupEvidence.to_context`: read-only plain data), ``now`` (ISO
 text) and ``now_ms``, and helpers ``first(seq, default="")``, ``join(seq, sep=", ", limit=None, width=None)``
 (adds "and N more" past ``limit`` items; cuts each item to ``width`` characters),
 ``truncate(text, length=255)``, ``plural(n, word, words=None)``.
 
-Which template applies (:func:`select_template`): the workflow input ``pp_tap_incident_template`` >
+Which template applies (:func:`.inputs.choose_template`): the workflow input ``pp_tap_incident_template`` >
 the app.config ``incident_template_path`` file > the shipped default (``data/templates/incident_default.json``).
 :meth:`IncidentTemplate.parse` validates up front and :meth:`IncidentTemplate.check` renders against
-sample groups, so a broken template is reported BEFORE any incident is created, as a
+sample groups (:func:`.inputs.read_inputs` does it once per run), so a broken template is reported BEFORE
+any incident is created, as a
 :class:`~fn_pp_tap_functions.ingest.errors.TemplateError` naming the key, the line and Jinja's reason.
 Templates are written by SOC engineers (trusted to the level of a workflow script), but they run in the
 sandbox anyway: no attribute access to internals, no mutation of the context, ranges capped.
@@ -63,9 +64,10 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from fn_pp_tap_functions.ingest import fields as F
-from fn_pp_tap_functions.ingest import text as T
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions import text as T
 from fn_pp_tap_functions.ingest.errors import TemplateError
+from fn_pp_tap_functions.tap.timestamps import epoch_ms, parse_tap_time
 
 if TYPE_CHECKING:
     from fn_pp_tap_functions.ingest.grouping import GroupEvidence
@@ -391,16 +393,12 @@ class IncidentTemplate:
 
     # ------------------------------------------------------------------------------ rendering
 
-    def check(self, samples: Iterable[GroupEvidence] | None = None) -> None:
-        """Render against sample groups (a full one and a sparse one by default); raise on any problem.
+    def check(self, samples: Iterable[GroupEvidence]) -> None:
+        """Render against sample groups (:func:`.samples.sample_groups`); raise on any problem.
 
         The sparse sample (retro-condemned message: no subject, sender, campaign or click) catches
         templates that index into lists that are often empty, before they fail on real data.
         """
-        if samples is None:
-            from fn_pp_tap_functions.ingest.samples import sample_groups
-
-            samples = sample_groups()
         now = datetime(2024, 1, 1, tzinfo=UTC)
         for sample in samples:
             try:
@@ -529,20 +527,14 @@ class IncidentTemplate:
         if kind == "datetime":
             if re.fullmatch(r"-?\d{1,15}", value):
                 return int(value)
-            from fn_pp_tap_functions.tap.timestamps import parse_tap_time
-
             parsed = parse_tap_time(value)
             if parsed is None:
                 raise _fail(self.source, spec.key, f"rendered {value[:40]!r}, not epoch ms or an ISO-8601 time.")
-            from fn_pp_tap_functions.ingest.grouping import epoch_ms
-
             return epoch_ms(parsed)
         raise AssertionError(kind)
 
 
 def _context(group: GroupEvidence, now: datetime) -> dict[str, object]:
-    from fn_pp_tap_functions.ingest.grouping import epoch_ms
-
     return {
         "group": group.to_context(),
         "now": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -554,27 +546,3 @@ def _context(group: GroupEvidence, now: datetime) -> dict[str, object]:
 def _shipped_default() -> IncidentTemplate:
     text = resources.files("fn_pp_tap_functions").joinpath("data", "templates", SHIPPED_DEFAULT).read_text("utf-8")
     return IncidentTemplate.parse(text, source="shipped default")
-
-
-def select_template(
-    input_template: IncidentTemplate | str | None = None,
-    file_text: str | None = None,
-    file_path: str | None = None,
-) -> IncidentTemplate:
-    """Precedence: workflow input > app.config ``incident_template_path`` file (read by the caller) > default.
-
-    ``input_template`` may be the already parsed template of :class:`~.policy.IngestPolicy` or its text.
-    A file template is parsed AND checked here, so a broken file is reported before anything is created.
-    """
-    if isinstance(input_template, IncidentTemplate):
-        return input_template
-    if isinstance(input_template, str) and input_template.strip():
-        template = IncidentTemplate.parse(input_template, source="workflow input pp_tap_incident_template")
-        template.check()
-        return template
-    if file_text is not None and file_text.strip():
-        where = f"app.config incident_template_path {file_path}" if file_path else "app.config incident_template_path"
-        template = IncidentTemplate.parse(file_text, source=where)
-        template.check()
-        return template
-    return IncidentTemplate.default()

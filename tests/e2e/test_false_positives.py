@@ -15,8 +15,8 @@ import resilient
 from e2e_helpers import incident, notes_text, run_log, run_rule, set_pre_script
 from scenario_builder import message, threat_info, tid
 
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from sim.stack import Stack
 
 pytestmark = pytest.mark.e2e

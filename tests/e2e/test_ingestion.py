@@ -17,8 +17,8 @@ import pytest
 import resilient
 from scenario_builder import click, message, threat_info, tid
 
-from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import CURSOR_FIELD, ensure_control, utcnow
 from sim.stack import Stack
 
 pytestmark = pytest.mark.e2e
