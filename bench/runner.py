@@ -78,7 +78,8 @@ def run_worker(job: dict[str, Any], *, timeout: float = 3600) -> dict[str, Any]:
                           text=True, cwd=ROOT, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise WorkerError(f"worker {job['kind']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 def _job(kind: str, emulator: EmulatorProcess, tap_url: str, **extra: Any) -> dict[str, Any]:

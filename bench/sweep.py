@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     threats = [{"id": tid(i), "identifiedAt": "now-1d", "name": f"https://t{i}.bad.example/", "type": "url",
                 "category": "phish", "status": "active", "severityScore": 500} for i in range(n)]
-    with SoarEmulator() as emulator, TapSimulator({"threats": threats}) as tap_sim:
+    emulator = SoarEmulator()
+    with emulator, TapSimulator({"threats": threats}) as tap_sim:
         emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
         setup = SoarCases(resilient.get_client(emulator.app_opts()))
         control = ensure_control(setup, now=utcnow())

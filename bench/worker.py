@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +110,7 @@ def run_job(job: dict) -> dict[str, Any]:
     return result
 
 
-def _prepare_ours(job: dict, client: Any):
+def _prepare_ours(job: dict[str, Any], client: Any) -> Callable[[], dict[str, Any]]:
     from fn_pp_tap_functions.ingest import read_inputs
     from fn_pp_tap_functions.services.ingestion import run_ingestion
     from fn_pp_tap_functions.settings import IngestSettings
@@ -134,7 +135,7 @@ def _prepare_ours(job: dict, client: Any):
     return body
 
 
-def _prepare_baseline(job: dict, client: Any):
+def _prepare_baseline(job: dict[str, Any], client: Any) -> Callable[[], dict[str, Any]]:
     from bench.baseline import run_baseline
 
     def body() -> dict[str, Any]:

@@ -85,7 +85,7 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
         return Decision("none", "the incident names no Proofpoint TAP threat (pp_tap_threat_ids is empty)")
     mine = [checks[t] for t in ids if t in checks]
     known = [c for c in mine if c.status and not c.error and not c.missing]
-    statuses = sorted({c.status for c in known})
+    statuses = sorted({c.status for c in known if c.status})
     status_text = ", ".join(statuses) or None
     changes: dict[str, Any] = {}
     expected: dict[str, Any] = {}

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from fn_pp_tap_functions.errors import InputError
 from fn_pp_tap_functions.ingest.owners import OwnerRules
@@ -147,7 +148,11 @@ def _text(name: str, value: object) -> str | None:
     return value if value.strip() else None
 
 
-def _choice(name: str, value: object, enum: type[StrEnum], default: StrEnum) -> StrEnum:
+Choice = TypeVar("Choice", bound=StrEnum)
+Default = TypeVar("Default", frozenset[str], None)
+
+
+def _choice(name: str, value: object, enum: type[Choice], default: Choice) -> Choice:
     text = _text(name, value)
     if text is None:
         return default
@@ -185,14 +190,17 @@ def _event_types(value: object) -> tuple[frozenset[str], bool]:
     return frozenset(found), issues_only
 
 
-def _vocab(name: str, value: object, parse, allowed: list[str], default):
+def _vocab(name: str, value: object, parse: Callable[[str], str | None], allowed: list[str],
+           default: Default) -> frozenset[str] | Default:
+    """The values given; blank gives ``default``, ``all`` every allowed value (or None when the default is
+    None: "all", including values TAP adds later)."""
     items = _items(name, value)
     if items is None:
         return default
     found: set[str] = set()
     for item in items:
         if item.lower() == "all":
-            return None if default is None else frozenset(allowed)
+            return default if default is None else frozenset(allowed)
         known = parse(item)
         if known is None:
             raise InputError(f"{name}: {_shown(item)} is not allowed; use any of: {', '.join(allowed)}, or all.")

@@ -61,7 +61,16 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fn_pp_tap_functions import fields as F
@@ -124,11 +133,10 @@ class IncidentDraft:
 def _first(seq: object, default: object = "") -> object:
     if isinstance(seq, str):
         return seq or default
-    try:
-        for item in seq:  # type: ignore[union-attr]
-            return item
-    except TypeError:
+    if not isinstance(seq, Iterable):
         return default
+    for item in seq:
+        return item
     return default
 
 
@@ -137,7 +145,9 @@ def _join(seq: object, sep: str = ", ", limit: int | None = None, width: int | N
         return ""
     if isinstance(seq, str):
         seq = [seq]
-    items = ["" if v is None else str(v) for v in seq]  # type: ignore[union-attr]
+    if not isinstance(seq, Iterable):
+        raise TypeError(f"join() needs a list, not {type(seq).__name__}")
+    items = ["" if v is None else str(v) for v in seq]
     if width is not None and width > 0:
         items = [T.truncate(v, width) for v in items]
     if limit is not None and limit >= 0 and len(items) > limit:
@@ -152,8 +162,8 @@ def _truncate(value: object, length: int = 255) -> str:
 
 def _plural(count: object, word: str, words: str | None = None) -> str:
     try:
-        number = int(count)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = int(count) if isinstance(count, int | float | str) else 0
+    except ValueError:
         number = 0
     return f"{number} {word if number == 1 else (words or word + 's')}"
 
@@ -164,15 +174,15 @@ class _Loader(BaseLoader):
     def __init__(self, sources: Mapping[str, str]) -> None:
         self.sources = dict(sources)
 
-    def get_source(self, environment, template):  # noqa: ANN001, ANN201 - Jinja's signature
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         if template not in self.sources:
             raise TemplateNotFound(template)
         return self.sources[template], template, lambda: True
 
 
-def _environment(sources: Mapping[str, str], html_keys: frozenset[str]) -> ImmutableSandboxedEnvironment:
+def _environment(loader: _Loader, html_keys: frozenset[str]) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=_Loader(sources),
+        loader=loader,
         undefined=StrictUndefined,
         autoescape=lambda name: name in html_keys,
         finalize=lambda value: "" if value is None else value,
@@ -211,9 +221,8 @@ def _fail(source: str, key: str | None, reason: str, line: int | None = None) ->
 
 
 def _line_of(err: BaseException, key: str) -> int | None:
-    lineno = getattr(err, "lineno", None)
-    if isinstance(err, TemplateSyntaxError) and lineno:
-        return lineno
+    if isinstance(err, TemplateSyntaxError) and err.lineno:
+        return err.lineno
     found = None
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename == key:
@@ -232,12 +241,24 @@ def _reason(err: BaseException) -> str:
 class IncidentTemplate:
     """A parsed, compiled incident template (immutable after :meth:`parse`)."""
 
-    __slots__ = ("source", "_env", "_name", "_description", "_severity", "_types", "_properties", "_artifacts",
-                 "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+    __slots__ = ("source", "_env", "_loader", "_name", "_description", "_severity", "_types", "_properties",
+                 "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+
+    source: str
+    _env: ImmutableSandboxedEnvironment
+    _loader: _Loader
+    _name: _Text
+    _description: _Text
+    _severity: _Text
+    _types: tuple[_Text, ...]
+    _properties: tuple[tuple[str, _Text | tuple[_Text, ...]], ...]
+    _artifacts: tuple[_Artifact, ...]
+    _owner: _Text
+    _members: tuple[_Text, ...]
 
     def __init__(self) -> None:  # use parse()
         self._each: dict[str, Callable[..., Any]] = {}
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, Template] = {}
         self._literal: dict[str, str] = {}  # sources without Jinja syntax: no render needed
         self._uses_item: set[str] = set()  # artifact templates that read ``item`` (rendered per item)
 
@@ -332,9 +353,9 @@ class IncidentTemplate:
             key = f"artifacts[{index}]"
             if not isinstance(spec, dict):
                 raise _fail(source, key, "must be an object with type, value (or each) and description.")
-            unknown = [k for k in spec if k not in ARTIFACT_KEYS and not str(k).startswith("_")]
-            if unknown:
-                raise _fail(source, f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(ARTIFACT_KEYS)}.")
+            extra = [k for k in spec if k not in ARTIFACT_KEYS and not str(k).startswith("_")]
+            if extra:
+                raise _fail(source, f"{key}.{extra[0]}", f"unknown key; allowed: {', '.join(ARTIFACT_KEYS)}.")
             if "type" not in spec:
                 raise _fail(source, f"{key}.type", "is required (a SOAR artifact type name such as URL).")
             each = spec.get("each")
@@ -360,7 +381,8 @@ class IncidentTemplate:
             )
         self._artifacts = tuple(artifacts)
 
-        self._env = _environment(sources, frozenset(html))
+        self._loader = _Loader(sources)
+        self._env = _environment(self._loader, frozenset(html))
         for key, src in sources.items():
             try:
                 ast = self._env.parse(src, name=key, filename=key)
@@ -479,7 +501,7 @@ class IncidentTemplate:
         return tuple(seen.values())
 
     def _sources_item_only(self, spec: _Text) -> bool:
-        return self._env.loader.sources.get(spec.key, "").strip() in ("{{ item }}", "{{item}}")  # type: ignore[union-attr]
+        return self._loader.sources.get(spec.key, "").strip() in ("{{ item }}", "{{item}}")
 
     def _render(self, spec: _Text, context: Mapping[str, object]) -> Any:
         if spec.key in self._literal:

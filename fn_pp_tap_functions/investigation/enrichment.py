@@ -67,10 +67,8 @@ def wanted_ids(threat_ids: Any, campaign_ids: Any) -> tuple[list[str], list[str]
 
 def threat_entry(summary: ThreatSummary, asked: str, dashboard_url: str | None) -> dict[str, Any]:
     """One threat of the result: TAP's summary as flat JSON, with its id and dashboard link."""
-    data = summary.to_dict()
-    data["threat_id"] = summary.threat_id or asked
-    data["dashboard_url"] = dashboard_link(dashboard_url, data["threat_id"])
-    return data
+    threat_id = summary.threat_id or asked
+    return {**summary.to_dict(), "threat_id": threat_id, "dashboard_url": dashboard_link(dashboard_url, threat_id)}
 
 
 def merge(threats: Sequence[dict[str, Any]], campaigns: Sequence[tuple[str, Campaign]], not_found: Sequence[str],
@@ -81,7 +79,8 @@ def merge(threats: Sequence[dict[str, Any]], campaigns: Sequence[tuple[str, Camp
     of what TAP said, without presentation, that the post-processing script compares with the digest
     stored on the incident (it writes fields and a note only when it changed).
     """
-    campaign_dicts = [c.to_dict() | {"id": c.id or cid, "member_count": len(c.members)} for cid, c in campaigns]
+    campaign_dicts: list[dict[str, Any]] = [
+        {**c.to_dict(), "id": c.id or cid, "member_count": len(c.members)} for cid, c in campaigns]
     scores = [t["severity_score"] for t in threats if isinstance(t.get("severity_score"), int)]
     result: dict[str, Any] = {
         "severity_score": max(scores) if scores else None,

@@ -189,7 +189,7 @@ class Transport:
         return self._scrub(body)
 
     def _backoff_delay(self, attempt: int, response: requests.Response | None) -> float:
-        delay = self.backoff * (2**attempt)
+        delay = self.backoff * 2.0**attempt
         if response is not None:
             hinted = _retry_after_seconds(response.headers.get("Retry-After"), self.clock())
             if hinted is not None:
