@@ -104,9 +104,10 @@ def _tenant_link(checks: dict[str, ThreatCheck], incident: Incident) -> dict[str
 # ------------------------------------------------------------------------------------------ SIEM verdicts
 
 def close_from_events(cases: SoarCases, tap: TapClient, events: Iterable[TapEvent], policy: ClosePolicy, *,
-                      now: datetime) -> list[int]:
+                      now: datetime, on_close: Callable[[int], None]) -> None:
     """SIEM events that carry a closing status (falsePositive, cleared if chosen) apply the close policy to
-    the open incidents of their threats at once, without waiting for the sweep; returns the ids closed."""
+    the open incidents of their threats at once, without waiting for the sweep; ``on_close`` hears of each
+    incident closed, as it is closed."""
     verdicts: dict[str, ThreatCheck] = {}
     for event in events:
         for threat in event.threats:
@@ -115,7 +116,7 @@ def close_from_events(cases: SoarCases, tap: TapClient, events: Iterable[TapEven
                                                          dashboard_url=threat.threat_url,
                                                          changed_at=threat.threat_time)
     if not verdicts:
-        return []
+        return
     incidents: dict[int, Incident] = {}
     for threat_id in sorted(verdicts):
         for incident in cases.query([{"field_name": f"properties.{F.THREAT_IDS}", "method": "contains",
@@ -123,16 +124,14 @@ def close_from_events(cases: SoarCases, tap: TapClient, events: Iterable[TapEven
                                      {"field_name": "plan_status", "method": "equals", "value": "A"}]):
             incidents[int(incident["id"])] = incident
     if not incidents:
-        return []
+        return
     others = {t for inc in incidents.values() for t in threat_ids_of(inc)} - set(verdicts)
     checks = dict(check_threats(tap, others)) if others and policy.match == "all" else {}
     checks.update(verdicts)
-    closed = []
     for incident_id in sorted(incidents):
         incident = incidents[incident_id]
         if apply(cases, incident, decide(incident, checks, policy, now=now)) == "close":
-            closed.append(incident_id)
-    return closed
+            on_close(incident_id)
 
 
 # ------------------------------------------------------------------------------------------ one incident

@@ -36,12 +36,17 @@ from fn_pp_tap_functions.tap.timestamps import epoch_ms
 
 @dataclass
 class Tally:
-    """What writing the groups did: counts, and the incidents created or updated."""
+    """What writing the groups did: counts, and the incidents created, updated or closed."""
 
     created: int = 0
     updated: int = 0
+    closed: int = 0
     unchanged: int = 0
     incident_ids: list[int] = field(default_factory=list)
+
+    def count_closed(self, incident_id: int) -> None:
+        self.closed += 1
+        self.incident_ids.append(incident_id)
 
 
 def _pick(incidents: list[Incident]) -> Incident | None:
@@ -68,12 +73,12 @@ def snapshot_of(cases: SoarCases, incident: Mapping[str, Any]) -> IncidentSnapsh
     )
 
 
-def write_groups(cases: SoarCases, groups: Mapping[str, GroupEvidence], request: IngestInputs, *,
-                 now: datetime) -> Tally:
-    """Create or update the incident of every group (one incident query per 200 group keys)."""
-    tally = Tally()
+def write_groups(cases: SoarCases, groups: Mapping[str, GroupEvidence], request: IngestInputs, tally: Tally, *,
+                 now: datetime) -> None:
+    """Create or update the incident of every group (one incident query per 200 group keys), counting in
+    ``tally`` as it goes (a SOAR error midway leaves the counts of what was written)."""
     if not groups:
-        return tally
+        return
     existing = cases.find_by_values(F.GROUP_KEY, groups.keys())
     for key in sorted(groups):
         group = groups[key]
@@ -95,7 +100,6 @@ def write_groups(cases: SoarCases, groups: Mapping[str, GroupEvidence], request:
             tally.incident_ids.append(int(target["id"]))
         else:
             tally.unchanged += 1
-    return tally
 
 
 def _create(cases: SoarCases, group: GroupEvidence, draft: IncidentDraft, *, now: datetime) -> int:

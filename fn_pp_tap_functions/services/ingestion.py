@@ -46,7 +46,7 @@ LOG = logging.getLogger(__name__)
 
 
 @dataclass
-class RunReport:
+class RunReport(Tally):
     """What one run did; becomes the run-log row and the function result."""
 
     status: str = "completed"
@@ -58,17 +58,12 @@ class RunReport:
     events_read: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
-    created: int = 0
-    updated: int = 0
-    closed: int = 0
-    unchanged: int = 0
     tap_calls: dict[str, int] = field(default_factory=dict)
     soar_calls: int = 0
     duration_s: float = 0.0
     lost_span: str | None = None
     deferred: str | None = None
     error: str | None = None
-    incident_ids: list[int] = field(default_factory=list)
     policy: dict[str, Any] = field(default_factory=dict)
 
     def window_text(self) -> str:
@@ -95,11 +90,6 @@ class RunReport:
             dropped=dropped, created=self.created, updated=self.updated, closed=self.closed,
             tap_calls=sum(self.tap_calls.values()), duration_s=self.duration_s)
 
-    def add(self, tally: Tally) -> None:
-        self.created += tally.created
-        self.updated += tally.updated
-        self.unchanged += tally.unchanged
-        self.incident_ids.extend(tally.incident_ids)
 
 
 Progress = Callable[[str], None]
@@ -249,11 +239,9 @@ def _run_windows(cases: SoarCases, tap: TapClient, request: IngestInputs, settin
         report.kept += len(selection.kept)
         for reason, count in selection.dropped.items():
             report.dropped[reason] = report.dropped.get(reason, 0) + count
-        report.add(write_groups(cases, group_events(selection.kept, policy), request, now=now()))
+        write_groups(cases, group_events(selection.kept, policy), request, report, now=now())
         if close_policy is not None:
-            closed = close_from_events(cases, tap, events, close_policy, now=now())
-            report.closed += len(closed)
-            report.incident_ids.extend(closed)
+            close_from_events(cases, tap, events, close_policy, now=now(), on_close=report.count_closed)
         budget.add({k: v - before.get(k, 0) for k, v in tap.calls.items()}, now=now())
         control = ctl.save_progress(
             cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
