@@ -1,7 +1,7 @@
 """``python -m bench.sweep [--incidents 1000] [--false-positives 100]``: the false-positive sweep at scale.
 
 Creates N open TAP incidents (one threat each) in a fresh SOAR emulator, marks some of their threats
-false positives in the TAP simulator, runs the real sweep (``fp_closing.sync_threat_status``) through
+false positives in the TAP simulator, runs the real sweep (``services.closing.sync_threat_status``) through
 a resilient client, and prints wall time, SOAR calls and TAP calls; then sweeps again, when nothing has
 changed, to show the steady-state cost. Correctness is checked (exactly the false positives closed, one
 note each, nothing written on the second sweep); exit 1 if it is not.
