@@ -101,12 +101,15 @@ class SoarCases:
             raise _refused(what, err) from None
         raise ValueError(method)
 
+    def _record(self, what: str, method: str, uri: str, payload: Any = None) -> dict[str, Any]:
+        """A call whose answer is one SOAR object (an incident, a note, a row)."""
+        result = self._do(what, method, uri, payload)
+        return result if isinstance(result, dict) else {}
+
     # ------------------------------------------------------------------------------------- incidents
 
     def get_incident(self, incident_id: int) -> Incident:
-        result: Incident = self._do(f"read incident {incident_id}", "GET",
-                                    f"/incidents/{int(incident_id)}?handle_format=names")
-        return result
+        return self._record(f"read incident {incident_id}", "GET", f"/incidents/{int(incident_id)}?handle_format=names")
 
     def query(self, conditions: list[Condition], *, sorts: list[dict[str, str]] | None = None,
               page: int = PAGE) -> Iterator[Incident]:
@@ -141,8 +144,7 @@ class SoarCases:
         return found
 
     def create_incident(self, body: Mapping[str, Any]) -> Incident:
-        result: Incident = self._do("create an incident", "POST", "/incidents?handle_format=names", dict(body))
-        return result
+        return self._record("create an incident", "POST", "/incidents?handle_format=names", dict(body))
 
     def patch_incident(self, incident: Mapping[str, Any], changes: Mapping[str, Any],
                        *, expected: Mapping[str, Any] | None = None) -> None:
@@ -173,10 +175,8 @@ class SoarCases:
     # ------------------------------------------------------------------------------------- children
 
     def add_note(self, incident_id: int, html: str) -> dict[str, Any]:
-        body = {"text": {"format": "html", "content": html}}
-        result: dict[str, Any] = self._do(f"add a note to incident {incident_id}", "POST",
-                                          f"/incidents/{int(incident_id)}/comments", body)
-        return result
+        return self._record(f"add a note to incident {incident_id}", "POST", f"/incidents/{int(incident_id)}/comments",
+                            {"text": {"format": "html", "content": html}})
 
     def notes(self, incident_id: int) -> list[dict[str, Any]]:
         return _entities(self._do(f"read the notes of incident {incident_id}", "GET",
@@ -190,12 +190,12 @@ class SoarCases:
         return _entities(self._do(f"read the artifacts of incident {incident_id}", "GET",
                                   f"/incidents/{int(incident_id)}/artifacts?handle_format=names"))
 
-    def add_artifact(self, incident_id: int, type_name: str, value: str, description: str = "") -> dict[str, Any]:
+    def add_artifact(self, incident_id: int, type_name: str, value: str, description: str = "") -> Any:
+        """SOAR answers with the artifacts created (a list: one value may make several)."""
         body = {"type": {"name": type_name}, "value": value,
                 "description": {"format": "text", "content": description}}
-        result: dict[str, Any] = self._do(f"add a {type_name} artifact to incident {incident_id}", "POST",
-                                          f"/incidents/{int(incident_id)}/artifacts?handle_format=names", body)
-        return result
+        return self._do(f"add a {type_name} artifact to incident {incident_id}", "POST",
+                        f"/incidents/{int(incident_id)}/artifacts?handle_format=names", body)
 
     def attachments(self, incident_id: int) -> list[dict[str, Any]]:
         return _entities(self._do(f"read the attachments of incident {incident_id}", "GET",
@@ -222,19 +222,16 @@ class SoarCases:
         return list((result or {}).get("rows") or [])
 
     def add_row(self, incident_id: int, table: str, cells: Mapping[str, Any]) -> dict[str, Any]:
-        body = {"cells": {name: {"value": value} for name, value in cells.items() if value is not None}}
-        result: dict[str, Any] = self._do(
-            f"add a row to table {table} of incident {incident_id}", "POST",
-            f"/incidents/{int(incident_id)}/table_data/{table}/row_data?handle_format=names", body)
-        return result
+        """A new row; empty cells are left out."""
+        return self._record(f"add a row to table {table} of incident {incident_id}", "POST",
+                            f"/incidents/{int(incident_id)}/table_data/{table}/row_data?handle_format=names",
+                            _row_body({k: v for k, v in cells.items() if v is not None}))
 
     def update_row(self, incident_id: int, table: str, row_id: int, cells: Mapping[str, Any]) -> dict[str, Any]:
         """Replace a row's cells (a workflow script can only add rows, so the functions do this themselves)."""
-        body = {"cells": {name: {"value": value} for name, value in cells.items()}}
-        result: dict[str, Any] = self._do(
-            f"update row {row_id} of table {table} of incident {incident_id}", "PUT",
-            f"/incidents/{int(incident_id)}/table_data/{table}/row_data/{int(row_id)}?handle_format=names", body)
-        return result
+        return self._record(f"update row {row_id} of table {table} of incident {incident_id}", "PUT",
+                            f"/incidents/{int(incident_id)}/table_data/{table}/row_data/{int(row_id)}"
+                            "?handle_format=names", _row_body(cells))
 
     # ------------------------------------------------------------------------------------- rules
 
@@ -256,6 +253,10 @@ class SoarCases:
         emails = {str(u.get("email", "")).lower() for u in users if u.get("email")}
         names = {str(g.get("name", "")).lower() for g in groups if g.get("name")}
         return emails, names
+
+
+def _row_body(cells: Mapping[str, Any]) -> dict[str, Any]:
+    return {"cells": {name: {"value": value} for name, value in cells.items()}}
 
 
 def _content(text: Any) -> str | None:

@@ -9,12 +9,11 @@ come in through resilient-lib's ``RequestsCommon`` (``rc``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from fn_pp_tap_functions.errors import InputError, TapBadRequestError, TapNotFoundError
@@ -22,11 +21,8 @@ from fn_pp_tap_functions.tap import validation
 from fn_pp_tap_functions.tap.events import TapEvent, normalise_siem_response
 from fn_pp_tap_functions.tap.pools import Pool
 from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
-from fn_pp_tap_functions.tap.transport import Transport
+from fn_pp_tap_functions.tap.transport import Transport, TransportOptions
 from fn_pp_tap_functions.tap.windows import LOOKBACK_LIMIT, MAX_WINDOW, MIN_WINDOW, Window
-
-if TYPE_CHECKING:  # resilient-lib is a runtime dependency of the app, but the client works without it
-    from resilient_lib import RequestsCommon
 
 DEFAULT_BASE_URL = "https://tap-api-v2.proofpoint.com"
 PROBE_THREAT_ID = "0" * 64
@@ -97,25 +93,9 @@ class TapClient:
     ``calls`` counts the requests per quota pool (see :class:`Transport`).
     """
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        principal: str = "",
-        secret: str = "",
-        *,
-        rc: RequestsCommon | None = None,
-        verify: bool | str | None = None,
-        timeout: float | tuple[float, float] | None = None,
-        retries: int = 3,
-        backoff: float = 1.0,
-        max_backoff: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] | None = None,
-        transport: Transport | None = None,
-    ) -> None:
-        self.transport = transport or Transport(
-            base_url, principal, secret, rc=rc, verify=verify, timeout=timeout, retries=retries, backoff=backoff,
-            max_backoff=max_backoff, sleep=sleep, clock=clock)
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, principal: str = "", secret: str = "", *,
+                 transport: Transport | None = None, **options: Unpack[TransportOptions]) -> None:
+        self.transport = transport or Transport(base_url, principal, secret, **options)
 
     def __repr__(self) -> str:
         return f"TapClient(base_url={self.base_url!r})"

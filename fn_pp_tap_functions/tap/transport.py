@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -61,6 +61,19 @@ MAX_TAP_TEXT = 300
 
 NotFound = Callable[[], TapNotFoundError]
 """What a 404 means for one endpoint (the client knows; the transport only raises it)."""
+
+
+class TransportOptions(TypedDict, total=False):
+    """The optional settings of a :class:`Transport` (what ``TapClient(..., **options)`` passes on)."""
+
+    rc: RequestsCommon | None
+    verify: bool | str | None
+    timeout: float | tuple[float, float] | None
+    retries: int
+    backoff: float
+    max_backoff: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], datetime] | None
 
 
 class Redactor:
