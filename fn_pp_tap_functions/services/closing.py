@@ -1,8 +1,10 @@
-"""Keeping TAP incidents true: re-check threats with TAP and apply the close policy (I/O around :mod:`.closing`).
+"""Keeping TAP incidents true: re-check threats with TAP and apply the close policy (the I/O around
+:mod:`fn_pp_tap_functions.closing`).
 
-Three entry points share one path — check each distinct threat once, decide per incident, apply the
+Four entry points share one path — check each distinct threat once, decide per incident, apply the
 decision with SOAR's old_value check, then (only if the check was won) write the notes:
 
+* :func:`close_from_events` — ingestion, for the SIEM events that carry a closing status;
 * :func:`check_incident` — the menu item "Proofpoint TAP: Check threat status" on one incident;
 * :func:`sync_threat_status` — the scheduled sweep over every open TAP incident (paged), plus the
   incidents this app closed (a threat may come back to active), with a row in the run log;
