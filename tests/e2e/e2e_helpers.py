@@ -53,14 +53,20 @@ class SwitchedStack(Stack):
         self.switch = TapSwitch()
 
     def start(self, *, run: bool = True) -> SwitchedStack:
-        super().start(run=False)
-        assert self.tap is not None
-        config = Path(self.app_config)
-        config.write_text(config.read_text(encoding="utf-8").replace(
-            f"base_url = {self.tap.base_url}\n", f"base_url = {self.switch.base_url}\n"), encoding="utf-8")
-        self.switch.point_at(self.tap)
-        if run:
-            self.start_runtimes()
+        """Start as :class:`Stack` does; a start that fails (a runtime that never subscribes) stops whatever
+        did start, so no runtime is left behind."""
+        try:
+            super().start(run=False)
+            assert self.tap is not None
+            config = Path(self.app_config)
+            config.write_text(config.read_text(encoding="utf-8").replace(
+                f"base_url = {self.tap.base_url}\n", f"base_url = {self.switch.base_url}\n"), encoding="utf-8")
+            self.switch.point_at(self.tap)
+            if run:
+                self.start_runtimes()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -62,9 +62,8 @@ def scenario() -> dict:
 def running():
     stack = SwitchedStack(scenario=scenario(),
                           app_settings="siem_daily_budget = 1500\ningest_max_windows_per_run = 24\n")
-    stack.start()
-    yield stack
-    stack.stop()
+    with stack:
+        yield stack
 
 
 @pytest.fixture
