@@ -38,7 +38,7 @@ def _n(value: float | int | None, digits: int = 0) -> str:
 def ratio(result: SizeResult) -> float | None:
     if not result.baseline or not result.ours.get("soar_calls"):
         return None
-    return result.baseline["soar_calls"] / result.ours["soar_calls"]
+    return float(result.baseline["soar_calls"]) / float(result.ours["soar_calls"])
 
 
 def table(results: list[SizeResult], say: Say) -> None:

@@ -26,10 +26,10 @@ import resilient
 
 from bench.dataset import Dataset, fmt, generate
 from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap
-from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control
-from fn_pp_tap_functions.ingest.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
-from fn_pp_tap_functions.ingestion import IngestSettings
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
+from fn_pp_tap_functions.settings import IngestSettings
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import CURSOR_FIELD, ensure_control
 from sim.soar.harness import EmulatorClient
 
 OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)  # a run starts at its cursor - overlap
@@ -78,7 +78,8 @@ def run_worker(job: dict[str, Any], *, timeout: float = 3600) -> dict[str, Any]:
                           text=True, cwd=ROOT, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise WorkerError(f"worker {job['kind']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 def _job(kind: str, emulator: EmulatorProcess, tap_url: str, **extra: Any) -> dict[str, Any]:

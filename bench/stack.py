@@ -58,7 +58,7 @@ class EmulatorProcess:
     @staticmethod
     def _probe(base_url: str, cfg: dict[str, str]) -> int:
         probe = EmulatorClient(base_url, 0, cfg["api_key_id"], cfg["api_key_secret"], cfg["cafile"])
-        return probe.get("/_emulator/health")["org_id"]
+        return int(probe.get("/_emulator/health")["org_id"])
 
     # -- REST call counts (the emulator's own tally, independent of the app's counter) --------------------
     def reset_calls(self) -> None:

@@ -1,7 +1,7 @@
 """``python -m bench.sweep [--incidents 1000] [--false-positives 100]``: the false-positive sweep at scale.
 
 Creates N open TAP incidents (one threat each) in a fresh SOAR emulator, marks some of their threats
-false positives in the TAP simulator, runs the real sweep (``fp_closing.sync_threat_status``) through
+false positives in the TAP simulator, runs the real sweep (``services.closing.sync_threat_status``) through
 a resilient client, and prints wall time, SOAR calls and TAP calls; then sweeps again, when nothing has
 changed, to show the steady-state cost. Correctness is checked (exactly the false positives closed, one
 note each, nothing written on the second sweep); exit 1 if it is not.
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import resilient
 
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.fp_closing import sync_threat_status
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.closing import ClosePolicy
+from fn_pp_tap_functions.services.closing import sync_threat_status
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from fn_pp_tap_functions.tap.client import TapClient
-from fn_pp_tap_functions.threat_status import ClosePolicy
 from sim.soar.harness import SoarEmulator
 from sim.tap import TapSimulator
 
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     threats = [{"id": tid(i), "identifiedAt": "now-1d", "name": f"https://t{i}.bad.example/", "type": "url",
                 "category": "phish", "status": "active", "severityScore": 500} for i in range(n)]
-    with SoarEmulator() as emulator, TapSimulator({"threats": threats}) as tap_sim:
+    emulator = SoarEmulator()
+    with emulator, TapSimulator({"threats": threats}) as tap_sim:
         emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
         setup = SoarCases(resilient.get_client(emulator.app_opts()))
         control = ensure_control(setup, now=utcnow())

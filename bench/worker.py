@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -109,10 +110,11 @@ def run_job(job: dict) -> dict[str, Any]:
     return result
 
 
-def _prepare_ours(job: dict, client: Any):
-    from fn_pp_tap_functions.ingest import IngestPolicy
-    from fn_pp_tap_functions.ingestion import IngestSettings, run_ingestion
-    from fn_pp_tap_functions.soar_cases import SoarCases
+def _prepare_ours(job: dict[str, Any], client: Any) -> Callable[[], dict[str, Any]]:
+    from fn_pp_tap_functions.ingest import read_inputs
+    from fn_pp_tap_functions.services.ingestion import run_ingestion
+    from fn_pp_tap_functions.settings import IngestSettings
+    from fn_pp_tap_functions.soar.cases import SoarCases
     from fn_pp_tap_functions.tap.client import TapClient
 
     now = datetime.fromisoformat(job["now"])
@@ -121,19 +123,19 @@ def _prepare_ours(job: dict, client: Any):
     # simulator takes several seconds to serialise a 50,000-event answer (it is not TAP's speed)
     tap = TapClient(job["tap"]["base_url"], job["tap"]["principal"], job["tap"]["secret"], retries=0,
                     timeout=300)
-    policy = IngestPolicy.from_inputs({})  # blank inputs: the shipped defaults
+    request = read_inputs({})  # blank inputs: the shipped defaults
     settings = IngestSettings()
     progress: list[str] = []
 
     def body() -> dict[str, Any]:
-        report = run_ingestion(cases, tap, policy, settings, control_id=job["control_id"], now=lambda: now,
+        report = run_ingestion(cases, tap, request, settings, control_id=job["control_id"], now=lambda: now,
                                progress=progress.append)
         return {"report": report.to_dict(), "soar_calls": cases.calls, "tap_calls": dict(tap.calls),
                 "progress": progress}
     return body
 
 
-def _prepare_baseline(job: dict, client: Any):
+def _prepare_baseline(job: dict[str, Any], client: Any) -> Callable[[], dict[str, Any]]:
     from bench.baseline import run_baseline
 
     def body() -> dict[str, Any]:

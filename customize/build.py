@@ -267,7 +267,7 @@ def build() -> dict:
             "type_id": 8, "type_name": table["type_name"], "uuid": uid("datatable", table["type_name"]),
         })
 
-    scripts = {}
+    scripts: dict[str, dict[str, Any]] = {}
     for spec in script_src.get("scripts", []) or []:
         scripts[spec["name"]] = {
             "actions": [], "created_date": EXPORT_DATE, "description": spec.get("description", ""),
@@ -305,7 +305,7 @@ def build() -> dict:
             functions[spec["name"]]["output_json_example"] = example
             functions[spec["name"]]["output_json_schema"] = schema
 
-    workflows = []
+    workflows: list[dict[str, Any]] = []
     for spec in wf_src.get("workflows", []) or []:
         pid = spec["programmatic_name"]
         xml = workflow_xml(spec, functions, inputs_by_name, scripts)
@@ -325,7 +325,7 @@ def build() -> dict:
                                             "tags": [], "uuid": None, "workflow_id": len(workflows)})
 
     wf_names = {w["programmatic_name"] for w in workflows}
-    rules = []
+    rules: list[dict[str, Any]] = []
     for spec in rule_src.get("rules", []) or []:
         for pid in spec.get("workflows", []):
             if pid not in wf_names:

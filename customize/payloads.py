@@ -12,7 +12,7 @@ from pathlib import Path
 
 from genson import SchemaBuilder
 
-from fn_pp_tap_functions.lookups import get_campaign, get_threat
+from fn_pp_tap_functions.services.lookups import get_campaign, get_threat
 from fn_pp_tap_functions.tap.client import TapClient
 from sim.tap import TapSimulator
 

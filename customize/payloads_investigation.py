@@ -8,10 +8,7 @@ no attachment is uploaded); the People budget is therefore "unknown" in the samp
 
 from __future__ import annotations
 
-from fn_pp_tap_functions.investigation.enrichment import enrich
-from fn_pp_tap_functions.investigation.forensics_report import get_forensics
-from fn_pp_tap_functions.investigation.people_lookup import lookup_people
-from fn_pp_tap_functions.investigation.url_decoding import decode_urls
+from fn_pp_tap_functions.services.investigation import decode_urls, enrich, get_forensics, lookup_people
 from fn_pp_tap_functions.tap.client import TapClient
 from sim.tap import TapSimulator
 

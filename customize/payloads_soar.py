@@ -7,25 +7,28 @@ envelope to `payload_samples/<function>/` with a schema inferred by genson.
 
 from __future__ import annotations
 
+from typing import Any
+
 import resilient
 
 from customize.payloads import write
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from sim.stack import Stack
 
 THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
 CAMPAIGN = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
 
 
-def envelope_of(run: dict) -> dict:
-    result = run["function_calls"][-1]["result"]
+def envelope_of(run: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = run["function_calls"][-1]["result"]
     result["metrics"] = dict(result.get("metrics") or {}, host="soar-app-host", timestamp="2026-11-27 10:15:00")
     return result
 
 
 def main() -> None:
     with Stack() as stack:
+        assert stack.emulator is not None and stack.tap is not None
         cases = SoarCases(resilient.get_client(stack.emulator.app_opts()))
         control = ensure_control(cases, now=utcnow())
         write("pp_tap_ingest_events", envelope_of(stack.invoke_rule("Proofpoint TAP: Ingest events", control["id"])))

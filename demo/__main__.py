@@ -14,11 +14,12 @@ import sys
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from typing import Any
 
 import resilient
 
-from fn_pp_tap_functions.control import ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 from sim.stack import APP, Stack
 
 CLICKED_THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
@@ -63,25 +64,28 @@ def notes(stack: Stack, incident_id: int) -> list[str]:
     return out
 
 
-def tap_incidents(stack: Stack) -> list[dict]:
+def tap_incidents(stack: Stack) -> list[dict[str, Any]]:
     body = {"filters": [{"conditions": [{"field_name": "properties.pp_tap_group_key", "method": "has_a_value"}]}],
             "start": 0, "length": 1000, "sorts": [{"field_name": "id", "type": "asc"}]}
-    return stack.soar.post("/incidents/query_paged?return_level=full&handle_format=names", body)["data"]
+    found: list[dict[str, Any]] = stack.soar.post("/incidents/query_paged?return_level=full&handle_format=names",
+                                                  body)["data"]
+    return found
 
 
 def artifact_id(stack: Stack, incident_id: int, type_name: str) -> int | None:
     for artifact in stack.soar.get(f"/incidents/{incident_id}/artifacts?handle_format=names"):
         name = artifact["type"] if isinstance(artifact["type"], str) else artifact["type"].get("name")
         if name == type_name:
-            return artifact["id"]
+            return int(artifact["id"])
     return None
 
 
-def ingest(stack: Stack, control: dict) -> dict:
+def ingest(stack: Stack, control: dict[str, Any]) -> dict[str, Any]:
     run = stack.invoke_rule("Proofpoint TAP: Ingest events", control["id"], timeout=300)
     if run["status"] != "completed":
         raise SystemExit(f"ingestion failed: {run.get('terminate_reason')}")
-    return run["function_calls"][-1]["result"]["content"]
+    content: dict[str, Any] = run["function_calls"][-1]["result"]["content"]
+    return content
 
 
 def summary_line(inc: dict) -> str:
@@ -100,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(app_settings="ingest_max_windows_per_run = 30\n")
     try:
         stack.start(run=False)
+        assert stack.emulator is not None and stack.tap is not None
         say(f"SOAR emulator {stack.emulator.base_url} · TAP simulator {stack.tap.base_url}")
         export = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / APP / "util" / "data"
                              / "export.res").read_text(encoding="utf-8"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from resilient_circuits import FunctionError
 
@@ -41,15 +41,17 @@ def plain_inputs(fn_inputs: Any) -> dict[str, Any]:
 
 
 _DONE = object()
+T = TypeVar("T")
+Progress = Callable[[str], None]
 
 
-def with_progress(work: Callable[[Callable[[str], None]], Any]) -> Iterator[str | tuple]:
+def with_progress(work: Callable[[Progress], T]) -> Iterator[str | tuple[str, T]]:
     """Run `work(progress)` in a thread; yield each progress text as it comes, then ("result", value).
 
     A long run (an ingestion catching up after an outage) reports its progress as SOAR status messages
     while it works; the generator re-raises the work's exception in the caller's thread.
     """
-    messages: queue.Queue = queue.Queue()
+    messages: queue.Queue[object] = queue.Queue()
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -62,19 +64,17 @@ def with_progress(work: Callable[[Callable[[str], None]], Any]) -> Iterator[str 
 
     threading.Thread(target=target, name="pp-tap-work", daemon=True).start()
     while (item := messages.get()) is not _DONE:
-        yield item
+        yield str(item)
     if "error" in outcome:
         raise outcome["error"]
-    yield ("result", outcome.get("value"))
+    yield ("result", outcome["value"])
 
 
-def reported_progress(component: Any, work: Callable[[Callable[[str], None]], Any]) -> Iterator[Any]:
+def reported_progress(component: Any, work: Callable[[Progress], T]) -> Generator[Any, None, T]:
     """`value = yield from reported_progress(self, work)`: the work's progress as SOAR status messages,
     then its value."""
-    value = None
     for item in with_progress(work):
         if isinstance(item, tuple):
-            value = item[1]
-        else:
-            yield component.status_message(item)
-    return value
+            return item[1]
+        yield component.status_message(item)
+    raise RuntimeError("the work ended without a result")

@@ -1,14 +1,17 @@
-"""App settings: which TAP tenant a function call talks to, read from app.config.
+"""Everything the app reads from app.config: the TAP tenant a call talks to, ingestion's limits, the scheduler.
 
 Profiles exist because a SOC often serves several TAP tenants from one SOAR org; a function picks
 one with its optional profile input. Credentials are never inherited between tenants: a profile
 with the default tenant's secret would silently query the wrong tenant.
+
+The SOC's decisions (filters, templates, owners, close policy) are NOT here: they are workflow inputs,
+so a SOC changes them in SOAR. What is here is operational: connections, limits, intervals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from resilient_lib import RequestsCommon
@@ -22,6 +25,21 @@ PLACEHOLDERS = {"<tap-service-principal>", "<emea-service-principal>", ""}
 INHERITED = ("base_url", "verify", "timeout", "retries", "http_proxy", "https_proxy",
              "client_auth_cert", "client_auth_key", "ingest_max_windows_per_run", "ingest_overlap_minutes",
              "ingest_lease_minutes", "siem_daily_budget", "incident_template_path")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Ingestion's operational limits from app.config (the SOC's decisions are workflow inputs, not here).
+
+    ``incident_template_text`` is the content of the ``incident_template_path`` file, read with the
+    settings so that an unreadable file is a configuration error before anything runs."""
+
+    max_windows_per_run: int = 24
+    overlap_minutes: int = 30
+    lease_minutes: int = 15
+    siem_daily_budget: int = 1500
+    incident_template_path: str | None = None
+    incident_template_text: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -119,10 +137,8 @@ def _read_template_file(path: str | None, section: str) -> str | None:
                           f"({err.strerror}): fix the path or remove the setting.") from None
 
 
-def ingest_settings(opts: Mapping[str, Any], profile: str | None = None):
+def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> IngestSettings:
     """Operational limits of ingestion (not the SOC's decisions, which come from the workflow)."""
-    from fn_pp_tap_functions.ingestion import IngestSettings  # ingestion imports settings' neighbours
-
     settings = load_settings(opts, profile)
     o, name = settings.options, settings.section
     path = o.get("incident_template_path") or None
@@ -132,7 +148,8 @@ def ingest_settings(opts: Mapping[str, Any], profile: str | None = None):
         lease_minutes=_int(o.get("ingest_lease_minutes"), "ingest_lease_minutes", name, 15, 1, 240),
         siem_daily_budget=_int(o.get("siem_daily_budget"), "siem_daily_budget", name, 1500, 1, 1800),
         incident_template_path=path,
-    ), _read_template_file(path, name)
+        incident_template_text=_read_template_file(path, name),
+    )
 
 
 def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1) -> float:

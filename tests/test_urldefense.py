@@ -1,4 +1,4 @@
-"""Tests for the offline URL Defense decoder (fn_pp_tap_functions.urldefense)."""
+"""Tests for the offline URL Defense decoder (fn_pp_tap_functions.investigation.urldefense)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fn_pp_tap_functions.urldefense import (
+from fn_pp_tap_functions.investigation.urldefense import (
     MAX_INPUT_BYTES,
     NOT_PROOFPOINT,
     DecodeResult,

@@ -4,9 +4,9 @@ from resilient_circuits import AppFunctionComponent, FunctionResult, app_functio
 
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
 from fn_pp_tap_functions.investigation.common import optional_incident_id
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
-from fn_pp_tap_functions.investigation.url_decoding import decode_urls
+from fn_pp_tap_functions.services.investigation import decode_urls
 from fn_pp_tap_functions.settings import tap_client
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_decode_url"
 
@@ -23,7 +23,7 @@ class FunctionComponent(AppFunctionComponent):
         profile = inputs.get("pp_tap_profile") or None
         with reported_errors():
             incident_id = optional_incident_id(inputs.get("pp_tap_incident_id"))
-            cases = InvestigationCases(self.rest_client()) if incident_id else None
+            cases = SoarCases(self.rest_client()) if incident_id else None
             result = decode_urls(inputs.get("pp_tap_urls"), lambda: tap_client(self.opts, profile), cases=cases,
                                  incident_id=incident_id, profile=profile)
         yield self.status_message(f"{result['decoded_count']} URL(s) decoded, {result['failed_count']} not; "

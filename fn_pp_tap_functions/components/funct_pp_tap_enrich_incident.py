@@ -4,9 +4,9 @@ from resilient_circuits import AppFunctionComponent, FunctionResult, app_functio
 
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
 from fn_pp_tap_functions.investigation.common import optional_incident_id
-from fn_pp_tap_functions.investigation.enrichment import enrich
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
+from fn_pp_tap_functions.services.investigation import enrich
 from fn_pp_tap_functions.settings import load_settings, tap_client
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_enrich_incident"
 
@@ -26,7 +26,7 @@ class FunctionComponent(AppFunctionComponent):
             incident_id = optional_incident_id(inputs.get("pp_tap_incident_id"))
             settings = load_settings(self.opts, profile)
             yield self.status_message(f"Enriching from Proofpoint TAP ({settings.section})")
-            cases = InvestigationCases(self.rest_client()) if incident_id else None
+            cases = SoarCases(self.rest_client()) if incident_id else None
             result = enrich(tap_client(self.opts, profile), inputs.get("pp_tap_threat_ids"),
                             inputs.get("pp_tap_campaign_ids"), dashboard_url=settings.options.get("dashboard_url"),
                             profile=profile, cases=cases, incident_id=incident_id)

@@ -3,7 +3,7 @@
 from resilient_circuits import AppFunctionComponent, FunctionResult, app_function
 
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, reported_errors
-from fn_pp_tap_functions.lookups import get_campaign
+from fn_pp_tap_functions.services.lookups import get_campaign
 from fn_pp_tap_functions.settings import load_settings, tap_client
 
 FN_NAME = "pp_tap_get_campaign"

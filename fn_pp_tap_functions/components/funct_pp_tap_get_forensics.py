@@ -4,9 +4,9 @@ from resilient_circuits import AppFunctionComponent, FunctionResult, app_functio
 
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
 from fn_pp_tap_functions.investigation.common import flag, optional_incident_id
-from fn_pp_tap_functions.investigation.forensics_report import get_forensics
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
+from fn_pp_tap_functions.services.investigation import get_forensics
 from fn_pp_tap_functions.settings import load_settings, tap_client
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_get_forensics"
 
@@ -28,7 +28,7 @@ class FunctionComponent(AppFunctionComponent):
             malicious_only = flag(inputs.get("pp_tap_malicious_only"), True)
             settings = load_settings(self.opts, profile)
             yield self.status_message(f"Getting forensics from Proofpoint TAP ({settings.section})")
-            cases = InvestigationCases(self.rest_client()) if incident_id else None
+            cases = SoarCases(self.rest_client()) if incident_id else None
             result = get_forensics(tap_client(self.opts, profile), inputs.get("pp_tap_threat_ids"),
                                    inputs.get("pp_tap_campaign_ids"), include_campaign_forensics=include,
                                    malicious_only=malicious_only, cases=cases, incident_id=incident_id,

@@ -3,9 +3,9 @@
 from resilient_circuits import AppFunctionComponent, FunctionResult, app_function
 
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
-from fn_pp_tap_functions.investigation.people_lookup import lookup_people
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
+from fn_pp_tap_functions.services.investigation import lookup_people
 from fn_pp_tap_functions.settings import load_settings, tap_client
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_get_people"
 
@@ -29,7 +29,7 @@ class FunctionComponent(AppFunctionComponent):
             yield self.status_message(f"Asking Proofpoint TAP's People API ({settings.section}); one call")
             result = lookup_people(tap_client(self.opts, profile), inputs.get("pp_tap_emails"), report=report,
                                    window=inputs.get("pp_tap_people_window"),
-                                   cases=InvestigationCases(self.rest_client()), profile=profile)
+                                   cases=SoarCases(self.rest_client()), profile=profile)
         yield self.status_message(f"{sum(1 for a in result['answers'] if a['found'])} of {len(result['answers'])} "
                                   f"address(es) found; budget left: {result['budget']['left_at_most']}")
         yield FunctionResult(result)

@@ -2,12 +2,12 @@
 
 from resilient_circuits import AppFunctionComponent, FunctionError, FunctionResult, app_function
 
+from fn_pp_tap_functions.closing import read_close_policy
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, reported_progress
-from fn_pp_tap_functions.ingest import IngestPolicy
-from fn_pp_tap_functions.ingestion import run_ingestion
+from fn_pp_tap_functions.ingest import read_inputs
+from fn_pp_tap_functions.services.ingestion import run_ingestion
 from fn_pp_tap_functions.settings import ingest_settings, tap_client
-from fn_pp_tap_functions.soar_cases import SoarCases
-from fn_pp_tap_functions.threat_status import ClosePolicy
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_ingest_events"
 
@@ -23,16 +23,17 @@ class FunctionComponent(AppFunctionComponent):
         inputs = plain_inputs(fn_inputs)
         profile = inputs.get("pp_tap_profile") or None
         with reported_errors():
-            policy = IngestPolicy.from_inputs(inputs)
-            close_policy = ClosePolicy.from_inputs(inputs)
-            settings, template_text = ingest_settings(self.opts, profile)
+            settings = ingest_settings(self.opts, profile)
+            request = read_inputs(inputs, template_file_text=settings.incident_template_text,
+                                  template_file_path=settings.incident_template_path)
+            close_policy = read_close_policy(inputs)
             tap = tap_client(self.opts, profile)
             cases = SoarCases(self.rest_client())
             control_id = inputs.get("pp_tap_incident_id")
 
             def work(progress):
-                return run_ingestion(cases, tap, policy, settings, control_id=control_id,
-                                     template_file_text=template_text, progress=progress, close_policy=close_policy)
+                return run_ingestion(cases, tap, request, settings, control_id=control_id, progress=progress,
+                                     close_policy=close_policy)
 
             report = yield from reported_progress(self, work)
         if report.status == "failed":

@@ -2,11 +2,11 @@
 
 from resilient_circuits import AppFunctionComponent, FunctionError, FunctionResult, app_function
 
-from fn_pp_tap_functions.fp_closing import sync_threat_status
+from fn_pp_tap_functions.closing import read_close_policy
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors, reported_progress
+from fn_pp_tap_functions.services.closing import sync_threat_status
 from fn_pp_tap_functions.settings import tap_client
-from fn_pp_tap_functions.soar_cases import SoarCases
-from fn_pp_tap_functions.threat_status import ClosePolicy
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_sync_threat_status"
 
@@ -21,7 +21,7 @@ class FunctionComponent(AppFunctionComponent):
     def _app_function(self, fn_inputs):
         inputs = plain_inputs(fn_inputs)
         with reported_errors():
-            policy = ClosePolicy.from_inputs(inputs)
+            policy = read_close_policy(inputs)
             cases = SoarCases(self.rest_client())
             tap = tap_client(self.opts, inputs.get("pp_tap_profile"))
             report = yield from reported_progress(self, lambda progress: sync_threat_status(

@@ -7,9 +7,9 @@ import logging
 
 from resilient_circuits import ResilientComponent
 
-from fn_pp_tap_functions.scheduler import INGEST_RULE, SYNC_RULE, Job, Scheduler
+from fn_pp_tap_functions.services.scheduler import INGEST_RULE, SYNC_RULE, Job, Scheduler
 from fn_pp_tap_functions.settings import SECTION, interval_minutes
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
 
 LOG = logging.getLogger(__name__)
 

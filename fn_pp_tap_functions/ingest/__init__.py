@@ -1,27 +1,29 @@
 """Pure core of Proofpoint TAP event ingestion: from SIEM events to planned SOAR incident changes.
 
 No I/O happens here (apart from reading the shipped default template from the package). The flow the
-SOAR I/O layer runs::
+ingestion service (:mod:`fn_pp_tap_functions.services.ingestion`) runs::
 
-    policy = IngestPolicy.from_inputs(inputs)            # every input checked, template and rules parsed
-    template = select_template(policy.template, file_text, file_path)
-    # ... check policy.owner_rules.names() against SOAR users/groups ...
-    for call in policy.siem_plan():                      # endpoints per window, least quota cost
-        payload = client.siem(call.endpoint, window, **policy.siem_filters()).payload
-    selection = select_events(events, policy)            # kept events + drop counts per rule
-    for key, group in group_events(selection.kept, policy).items():
-        draft = apply_owner_rules(template.render(group), policy.owner_rules, group)
-        snapshot = <find incident by pp_tap_group_key>   # None -> plan_create(group, draft)
-        action = decide_closed(policy, snapshot, group)  # UPDATE / SKIP / NEW / REOPEN / NOTE
-        update = plan_update(snapshot, group, draft, closed_policy=policy.closed_policy)
+    request = read_inputs(inputs, template_file_text=...)  # every input checked, the template checked once
+    # ... check request.owner_rules.names() against SOAR users/groups ...
+    for call in request.policy.siem_plan():                # endpoints per window, least quota cost
+        events += client.siem(call.endpoint, window, **request.policy.siem_filters()).events()
+    selection = select_events(events, request.policy)      # kept events + drop counts per rule
+    for key, group in group_events(selection.kept, request.policy).items():
+        draft = apply_owner_rules(request.template.render(group), request.owner_rules, group)
+        snapshot = <find incident by pp_tap_group_key>     # None -> plan_create(group, draft)
+        action = decide_closed(request.policy, snapshot, group)  # UPDATE / SKIP / NEW / REOPEN / NOTE
+        update = plan_update(snapshot, group, draft, closed_policy=request.policy.closed_policy)
 
-Modules: :mod:`.policy` (inputs), :mod:`.filtering`, :mod:`.grouping`, :mod:`.templates`, :mod:`.owners`,
-:mod:`.plan`, :mod:`.fields` (SOAR names), :mod:`.text` (making attacker text inert), :mod:`.errors`.
+Modules, each importing only those before it: :mod:`.errors`, :mod:`.policy` (the criteria),
+:mod:`.filtering`, :mod:`.grouping`, :mod:`.samples` (groups to check templates with), :mod:`.templates`,
+:mod:`.owners`, :mod:`.inputs` (workflow inputs -> policy, template, owner rules), :mod:`.plan`. SOAR names
+are in :mod:`fn_pp_tap_functions.fields`, the inert-text policy in :mod:`fn_pp_tap_functions.text`.
 """
 
 from fn_pp_tap_functions.ingest.errors import TemplateError
 from fn_pp_tap_functions.ingest.filtering import DROP_REASONS, KeptEvent, Selection, select_events
 from fn_pp_tap_functions.ingest.grouping import Attachment, EventRow, GroupEvidence, group_events
+from fn_pp_tap_functions.ingest.inputs import IngestInputs, choose_template, read_inputs, read_policy
 from fn_pp_tap_functions.ingest.owners import OwnerRule, OwnerRules, apply_owner_rules
 from fn_pp_tap_functions.ingest.plan import (
     ClosedAction,
@@ -36,7 +38,7 @@ from fn_pp_tap_functions.ingest.plan import (
     plan_update,
 )
 from fn_pp_tap_functions.ingest.policy import ClosedPolicy, GroupBy, IngestPolicy, ScoreMinimum, SiemCall
-from fn_pp_tap_functions.ingest.templates import ArtifactDraft, IncidentDraft, IncidentTemplate, select_template
+from fn_pp_tap_functions.ingest.templates import ArtifactDraft, IncidentDraft, IncidentTemplate
 
 __all__ = [
     "DROP_REASONS",
@@ -52,6 +54,7 @@ __all__ = [
     "IncidentSnapshot",
     "IncidentTemplate",
     "IncidentUpdate",
+    "IngestInputs",
     "IngestPolicy",
     "KeptEvent",
     "OwnerRule",
@@ -63,11 +66,13 @@ __all__ = [
     "apply_create",
     "apply_owner_rules",
     "apply_update",
+    "choose_template",
     "decide_closed",
     "group_events",
     "new_event_keys",
     "plan_create",
     "plan_update",
+    "read_inputs",
+    "read_policy",
     "select_events",
-    "select_template",
 ]

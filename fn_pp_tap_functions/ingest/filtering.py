@@ -144,7 +144,7 @@ def _score_ok(event: TapEvent, threats: tuple[ThreatInfo, ...], policy: IngestPo
         "malware": event.malware_score,
         "impostor": event.impostor_score,
     }
-    return any(scores[m.name] is not None and scores[m.name] >= m.minimum for m in policy.min_scores)
+    return any((score := scores[m.name]) is not None and score >= m.minimum for m in policy.min_scores)
 
 
 def _recipients(event: TapEvent, policy: IngestPolicy) -> tuple[str, ...]:

@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from fn_pp_tap_functions.ingest import fields as F
+from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.ingest.filtering import KeptEvent, sender_addresses
 from fn_pp_tap_functions.ingest.policy import GroupBy, IngestPolicy
-from fn_pp_tap_functions.ingest.text import line as clean_line
-from fn_pp_tap_functions.tap.events import ThreatInfo
-from fn_pp_tap_functions.tap.timestamps import iso_or_none
+from fn_pp_tap_functions.tap.events import MessagePart, ThreatInfo
+from fn_pp_tap_functions.tap.timestamps import epoch_ms, iso_or_none
 from fn_pp_tap_functions.tap.vocab import EventType, ThreatStatus, ThreatType
+from fn_pp_tap_functions.text import line as clean_line
 
 ROW_CAP_PER_RUN = 5
 """Each table row is one SOAR REST call: a few rows per group per run keep the calls proportional to the
@@ -62,13 +62,6 @@ def _digest(value: str, size: int = 32) -> str:
 
 def _safe(value: str) -> str:
     return value if _SAFE_ID.fullmatch(value) else "h" + _digest(value)
-
-
-def epoch_ms(value: datetime | None) -> int | None:
-    """SOAR date value: epoch milliseconds (UTC)."""
-    if value is None:
-        return None
-    return int((value - _EPOCH).total_seconds() * 1000)
 
 
 def threat_group_key(threat: ThreatInfo, event_key: str) -> str:
@@ -197,7 +190,7 @@ def _same_hash(a: str | None, b: str | None) -> bool:
     return bool(a and b and a.strip().lower() == b.strip().lower())
 
 
-def _ctx(value):
+def _ctx(value: object) -> object:
     """Cap strings a template sees; tuples stay tuples."""
     if isinstance(value, str):
         return value if len(value) <= CONTEXT_STRING_LIMIT else value[: CONTEXT_STRING_LIMIT - 1] + "\u2026"
@@ -369,7 +362,7 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
     urls: dict[str, None] = {}
     threat_values: dict[str, None] = {}
     links: dict[str, None] = {}
-    attachments: dict[tuple, Attachment] = {}
+    attachments: dict[tuple[str | None, str | None, str | None], Attachment] = {}
     latest: dict[str, tuple[datetime, str, str]] = {}
     scores: dict[str, float | None] = {"spam": None, "phish": None, "malware": None, "impostor": None}
     first_seen: datetime | None = None
@@ -400,7 +393,7 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
                 ("malware", event.malware_score),
                 ("impostor", event.impostor_score),
             ):
-                if value is not None and (scores[name] is None or value > scores[name]):
+                if value is not None and ((best := scores[name]) is None or value > best):
                     scores[name] = value
         created = _created(member)
         when = event.time or created
@@ -423,7 +416,8 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
             if threat.threat_type == ThreatType.URL.value and threat.threat:
                 _add(urls, threat.threat)
             if threat.threat_type == ThreatType.ATTACHMENT.value and threat.threat:
-                parts = [p for p in event.message_parts if _same_hash(p.sha256, threat.threat)]
+                parts: list[MessagePart | None] = [
+                    p for p in event.message_parts if _same_hash(p.sha256, threat.threat)]
                 for part in parts or [None]:
                     attachment = Attachment(
                         filename=part.filename if part else None,

@@ -155,12 +155,8 @@ def apply_owner_rules(draft: IncidentDraft, rules: OwnerRules, group: GroupEvide
     rule = rules.match(group)
     if rule is None:
         return draft
-    changes: dict[str, object] = {}
-    if rule.owner is not None:
-        changes["owner"] = rule.owner
-    if rule.members is not None:
-        changes["members"] = rule.members
-    return replace(draft, **changes)
+    return replace(draft, owner=draft.owner if rule.owner is None else rule.owner,
+                   members=draft.members if rule.members is None else rule.members)
 
 
 # ---------------------------------------------------------------------------------------------- parsing

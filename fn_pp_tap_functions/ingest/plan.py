@@ -37,11 +37,12 @@ from enum import StrEnum
 
 from markupsafe import escape
 
-from fn_pp_tap_functions.ingest import fields as F
-from fn_pp_tap_functions.ingest import text as T
-from fn_pp_tap_functions.ingest.grouping import EventRow, GroupEvidence, epoch_ms
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions import text as T
+from fn_pp_tap_functions.ingest.grouping import EventRow, GroupEvidence
 from fn_pp_tap_functions.ingest.policy import ClosedPolicy, IngestPolicy
 from fn_pp_tap_functions.ingest.templates import SEVERITIES, ArtifactDraft, IncidentDraft
+from fn_pp_tap_functions.tap.timestamps import epoch_ms
 from fn_pp_tap_functions.tap.vocab import EventType
 
 ROW_CAP_PER_INCIDENT = 500
@@ -541,14 +542,15 @@ def _merged(existing: object, values: Iterable[str]) -> str | None:
 
 def apply_create(create: IncidentCreate, incident_id: int | str = 0) -> IncidentSnapshot:
     """The snapshot SOAR would hold right after ``create`` (for tests and for callers that cache)."""
-    incident = create.incident
+    properties = create.incident["properties"]
+    severity = create.incident.get("severity_code")
     return IncidentSnapshot.build(
         incident_id,
         "A",
-        dict(incident["properties"]),  # type: ignore[arg-type]
+        dict(properties) if isinstance(properties, Mapping) else {},
         artifacts=[(a.type, a.value) for a in create.artifacts],
         event_keys=[str(r[F.COL_EVENT_KEY]) for r in create.rows],
-        severity=incident.get("severity_code"),  # type: ignore[arg-type]
+        severity=severity if isinstance(severity, str) else None,
         row_count=len(create.rows),
     )
 

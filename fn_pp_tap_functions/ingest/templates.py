@@ -31,18 +31,19 @@ Keys (unknown keys are errors; keys starting with ``_`` are comments)::
 ``each`` is a Jinja EXPRESSION giving a list; the artifact is rendered once per item (the item is
 ``item`` in its templates, ``value`` defaults to ``{{ item }}``), at most ``max`` times (default 50, at
 most 1,000). Artifacts with an empty value are skipped; (type, value) pairs are de-duplicated.
-Managed fields (``pp_tap_group_key`` ... see :mod:`.fields`) cannot be set by a template: the app writes
-them from the evidence so de-duplication cannot be broken by a template.
+Managed fields (``pp_tap_group_key`` ... see :mod:`fn_pp_tap_functions.fields`) cannot be set by a template:
+the app writes them from the evidence so de-duplication cannot be broken by a template.
 
 Context: ``group`` (see :meth:`.grouping.GroupEvidence.to_context`: read-only plain data), ``now`` (ISO
 text) and ``now_ms``, and helpers ``first(seq, default="")``, ``join(seq, sep=", ", limit=None, width=None)``
 (adds "and N more" past ``limit`` items; cuts each item to ``width`` characters),
 ``truncate(text, length=255)``, ``plural(n, word, words=None)``.
 
-Which template applies (:func:`select_template`): the workflow input ``pp_tap_incident_template`` >
+Which template applies (:func:`.inputs.choose_template`): the workflow input ``pp_tap_incident_template`` >
 the app.config ``incident_template_path`` file > the shipped default (``data/templates/incident_default.json``).
 :meth:`IncidentTemplate.parse` validates up front and :meth:`IncidentTemplate.check` renders against
-sample groups, so a broken template is reported BEFORE any incident is created, as a
+sample groups (:func:`.inputs.read_inputs` does it once per run), so a broken template is reported BEFORE
+any incident is created, as a
 :class:`~fn_pp_tap_functions.ingest.errors.TemplateError` naming the key, the line and Jinja's reason.
 Templates are written by SOC engineers (trusted to the level of a workflow script), but they run in the
 sandbox anyway: no attribute access to internals, no mutation of the context, ranges capped.
@@ -60,12 +61,22 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from fn_pp_tap_functions.ingest import fields as F
-from fn_pp_tap_functions.ingest import text as T
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions import text as T
 from fn_pp_tap_functions.ingest.errors import TemplateError
+from fn_pp_tap_functions.tap.timestamps import epoch_ms, parse_tap_time
 
 if TYPE_CHECKING:
     from fn_pp_tap_functions.ingest.grouping import GroupEvidence
@@ -122,11 +133,10 @@ class IncidentDraft:
 def _first(seq: object, default: object = "") -> object:
     if isinstance(seq, str):
         return seq or default
-    try:
-        for item in seq:  # type: ignore[union-attr]
-            return item
-    except TypeError:
+    if not isinstance(seq, Iterable):
         return default
+    for item in seq:
+        return item
     return default
 
 
@@ -135,7 +145,9 @@ def _join(seq: object, sep: str = ", ", limit: int | None = None, width: int | N
         return ""
     if isinstance(seq, str):
         seq = [seq]
-    items = ["" if v is None else str(v) for v in seq]  # type: ignore[union-attr]
+    if not isinstance(seq, Iterable):
+        raise TypeError(f"join() needs a list, not {type(seq).__name__}")
+    items = ["" if v is None else str(v) for v in seq]
     if width is not None and width > 0:
         items = [T.truncate(v, width) for v in items]
     if limit is not None and limit >= 0 and len(items) > limit:
@@ -150,8 +162,8 @@ def _truncate(value: object, length: int = 255) -> str:
 
 def _plural(count: object, word: str, words: str | None = None) -> str:
     try:
-        number = int(count)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = int(count) if isinstance(count, int | float | str) else 0
+    except ValueError:
         number = 0
     return f"{number} {word if number == 1 else (words or word + 's')}"
 
@@ -162,15 +174,15 @@ class _Loader(BaseLoader):
     def __init__(self, sources: Mapping[str, str]) -> None:
         self.sources = dict(sources)
 
-    def get_source(self, environment, template):  # noqa: ANN001, ANN201 - Jinja's signature
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         if template not in self.sources:
             raise TemplateNotFound(template)
         return self.sources[template], template, lambda: True
 
 
-def _environment(sources: Mapping[str, str], html_keys: frozenset[str]) -> ImmutableSandboxedEnvironment:
+def _environment(loader: _Loader, html_keys: frozenset[str]) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=_Loader(sources),
+        loader=loader,
         undefined=StrictUndefined,
         autoescape=lambda name: name in html_keys,
         finalize=lambda value: "" if value is None else value,
@@ -209,9 +221,8 @@ def _fail(source: str, key: str | None, reason: str, line: int | None = None) ->
 
 
 def _line_of(err: BaseException, key: str) -> int | None:
-    lineno = getattr(err, "lineno", None)
-    if isinstance(err, TemplateSyntaxError) and lineno:
-        return lineno
+    if isinstance(err, TemplateSyntaxError) and err.lineno:
+        return err.lineno
     found = None
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename == key:
@@ -230,12 +241,24 @@ def _reason(err: BaseException) -> str:
 class IncidentTemplate:
     """A parsed, compiled incident template (immutable after :meth:`parse`)."""
 
-    __slots__ = ("source", "_env", "_name", "_description", "_severity", "_types", "_properties", "_artifacts",
-                 "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+    __slots__ = ("source", "_env", "_loader", "_name", "_description", "_severity", "_types", "_properties",
+                 "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+
+    source: str
+    _env: ImmutableSandboxedEnvironment
+    _loader: _Loader
+    _name: _Text
+    _description: _Text
+    _severity: _Text
+    _types: tuple[_Text, ...]
+    _properties: tuple[tuple[str, _Text | tuple[_Text, ...]], ...]
+    _artifacts: tuple[_Artifact, ...]
+    _owner: _Text
+    _members: tuple[_Text, ...]
 
     def __init__(self) -> None:  # use parse()
         self._each: dict[str, Callable[..., Any]] = {}
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[str, Template] = {}
         self._literal: dict[str, str] = {}  # sources without Jinja syntax: no render needed
         self._uses_item: set[str] = set()  # artifact templates that read ``item`` (rendered per item)
 
@@ -330,9 +353,9 @@ class IncidentTemplate:
             key = f"artifacts[{index}]"
             if not isinstance(spec, dict):
                 raise _fail(source, key, "must be an object with type, value (or each) and description.")
-            unknown = [k for k in spec if k not in ARTIFACT_KEYS and not str(k).startswith("_")]
-            if unknown:
-                raise _fail(source, f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(ARTIFACT_KEYS)}.")
+            extra = [k for k in spec if k not in ARTIFACT_KEYS and not str(k).startswith("_")]
+            if extra:
+                raise _fail(source, f"{key}.{extra[0]}", f"unknown key; allowed: {', '.join(ARTIFACT_KEYS)}.")
             if "type" not in spec:
                 raise _fail(source, f"{key}.type", "is required (a SOAR artifact type name such as URL).")
             each = spec.get("each")
@@ -358,7 +381,8 @@ class IncidentTemplate:
             )
         self._artifacts = tuple(artifacts)
 
-        self._env = _environment(sources, frozenset(html))
+        self._loader = _Loader(sources)
+        self._env = _environment(self._loader, frozenset(html))
         for key, src in sources.items():
             try:
                 ast = self._env.parse(src, name=key, filename=key)
@@ -391,16 +415,12 @@ class IncidentTemplate:
 
     # ------------------------------------------------------------------------------ rendering
 
-    def check(self, samples: Iterable[GroupEvidence] | None = None) -> None:
-        """Render against sample groups (a full one and a sparse one by default); raise on any problem.
+    def check(self, samples: Iterable[GroupEvidence]) -> None:
+        """Render against sample groups (:func:`.samples.sample_groups`); raise on any problem.
 
         The sparse sample (retro-condemned message: no subject, sender, campaign or click) catches
         templates that index into lists that are often empty, before they fail on real data.
         """
-        if samples is None:
-            from fn_pp_tap_functions.ingest.samples import sample_groups
-
-            samples = sample_groups()
         now = datetime(2024, 1, 1, tzinfo=UTC)
         for sample in samples:
             try:
@@ -481,7 +501,7 @@ class IncidentTemplate:
         return tuple(seen.values())
 
     def _sources_item_only(self, spec: _Text) -> bool:
-        return self._env.loader.sources.get(spec.key, "").strip() in ("{{ item }}", "{{item}}")  # type: ignore[union-attr]
+        return self._loader.sources.get(spec.key, "").strip() in ("{{ item }}", "{{item}}")
 
     def _render(self, spec: _Text, context: Mapping[str, object]) -> Any:
         if spec.key in self._literal:
@@ -529,20 +549,14 @@ class IncidentTemplate:
         if kind == "datetime":
             if re.fullmatch(r"-?\d{1,15}", value):
                 return int(value)
-            from fn_pp_tap_functions.tap.timestamps import parse_tap_time
-
             parsed = parse_tap_time(value)
             if parsed is None:
                 raise _fail(self.source, spec.key, f"rendered {value[:40]!r}, not epoch ms or an ISO-8601 time.")
-            from fn_pp_tap_functions.ingest.grouping import epoch_ms
-
             return epoch_ms(parsed)
         raise AssertionError(kind)
 
 
 def _context(group: GroupEvidence, now: datetime) -> dict[str, object]:
-    from fn_pp_tap_functions.ingest.grouping import epoch_ms
-
     return {
         "group": group.to_context(),
         "now": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -554,27 +568,3 @@ def _context(group: GroupEvidence, now: datetime) -> dict[str, object]:
 def _shipped_default() -> IncidentTemplate:
     text = resources.files("fn_pp_tap_functions").joinpath("data", "templates", SHIPPED_DEFAULT).read_text("utf-8")
     return IncidentTemplate.parse(text, source="shipped default")
-
-
-def select_template(
-    input_template: IncidentTemplate | str | None = None,
-    file_text: str | None = None,
-    file_path: str | None = None,
-) -> IncidentTemplate:
-    """Precedence: workflow input > app.config ``incident_template_path`` file (read by the caller) > default.
-
-    ``input_template`` may be the already parsed template of :class:`~.policy.IngestPolicy` or its text.
-    A file template is parsed AND checked here, so a broken file is reported before anything is created.
-    """
-    if isinstance(input_template, IncidentTemplate):
-        return input_template
-    if isinstance(input_template, str) and input_template.strip():
-        template = IncidentTemplate.parse(input_template, source="workflow input pp_tap_incident_template")
-        template.check()
-        return template
-    if file_text is not None and file_text.strip():
-        where = f"app.config incident_template_path {file_path}" if file_path else "app.config incident_template_path"
-        template = IncidentTemplate.parse(file_text, source=where)
-        template.check()
-        return template
-    return IncidentTemplate.default()

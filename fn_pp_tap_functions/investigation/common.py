@@ -1,11 +1,10 @@
-"""Small helpers shared by the investigation functions: ID lists, inert text, stable digests."""
+"""Small helpers shared by the investigation functions: ID lists, stable digests, optional inputs."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,9 +15,6 @@ MAX_IDS = 20
 turn one menu click into hundreds of TAP calls."""
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-# C0/C1 controls and the Unicode bidi/format characters that can make text display as something else
-# (RLO "fdp.exe" shows as "exe.pdf"). Removed from any attacker-controlled text the app writes as plain text.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def split_ids(value: Any, what: str, validate: Callable[[object], str], *, limit: int = MAX_IDS) -> list[str]:
@@ -43,15 +39,6 @@ def split_ids(value: Any, what: str, validate: Callable[[object], str], *, limit
     if len(out) > limit:
         raise InputError(f"{len(out)} {what}s given; at most {limit} are looked up in one run.")
     return out
-
-
-def inert(text: Any, limit: int = 500) -> str:
-    """Plain text safe to show in SOAR as text: no control or bidi characters, one line, bounded length."""
-    if text is None:
-        return ""
-    cleaned = _INVISIBLE.sub(" ", unicodedata.normalize("NFC", str(text)))
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def digest(value: Any, length: int = 16) -> str:

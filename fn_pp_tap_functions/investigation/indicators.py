@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fn_pp_tap_functions.investigation.common import inert
 from fn_pp_tap_functions.tap.forensics import Evidence, ForensicsReport
+from fn_pp_tap_functions.text import line
 
 URL = "URL"
 DNS_NAME = "DNS Name"
@@ -57,10 +57,10 @@ def normalise(kind: str, raw: object) -> str | None:
     text = str(raw).strip()
     if not text or len(text) > MAX_VALUE:
         return None
-    if inert(text, MAX_VALUE + 1) != text:  # control, bidi or runs of white space
+    if line(text, MAX_VALUE + 1) != text:  # control, bidi or runs of white space
         if kind not in (REGISTRY_KEY, MUTEX, FILE_NAME):
             return None  # no URL, host, address or hash contains them: not a value of this type
-        text = inert(text, MAX_VALUE)
+        text = line(text, MAX_VALUE)
     if kind in (MD5, SHA256):
         text = text.lower()
         return text if (_HEX32 if kind == MD5 else _HEX64).fullmatch(text) else None
@@ -137,7 +137,7 @@ def indicators(pairs: Iterable[tuple[ForensicsReport, Evidence]], *, malicious_o
                 continue
             scope = (report.scope or "THREAT").lower()
             verdict = "malicious" if evidence.malicious else "not marked malicious"
-            description = inert(f"Proofpoint TAP forensics ({scope} {report.id or '?'}): {evidence.type or '?'} "
+            description = line(f"Proofpoint TAP forensics ({scope} {report.id or '?'}): {evidence.type or '?'} "
                                 f"evidence, {verdict}: {evidence.display or ''}", 500)
             out[(kind, value)] = Indicator(kind, value, description)
     return list(out.values())

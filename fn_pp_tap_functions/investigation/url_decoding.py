@@ -1,29 +1,27 @@
-"""``pp_tap_decode_url``: the original target of Proofpoint URL Defense rewritten links.
+"""``pp_tap_decode_url``, the pure part: the original target of Proofpoint URL Defense rewritten links.
 
-URL Defense v1, v2 and v3 links are decoded locally (:mod:`fn_pp_tap_functions.urldefense`): no quota,
+URL Defense v1, v2 and v3 links are decoded locally (:mod:`.urldefense`): no quota,
 no network, and no click on the link. Only a link on a URL Defense host that the local decoder cannot
 decode (another version, or a form it refuses) goes to TAP's URL decoder, all of them in one call. A URL
 that is not a URL Defense link at all is refused without any call: there is nothing to decode.
 
 The decoded URL becomes an artifact, so it is checked like any artifact value (http/https/ftp, no
 control or bidi characters); with an incident ID the result says which decoded URLs the incident
-already has, so the post-processing script adds no duplicate.
+already has, so the post-processing script adds no duplicate. The one TAP call and the SOAR read are made by
+:func:`fn_pp_tap_functions.services.investigation.decode_urls`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from fn_pp_tap_functions import urldefense
 from fn_pp_tap_functions.errors import InputError
 from fn_pp_tap_functions.investigation import indicators as ind
-from fn_pp_tap_functions.investigation.common import inert
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
-from fn_pp_tap_functions.tap.client import TapClient
-from fn_pp_tap_functions.tap.urldecode import parse_decoded_urls
-from fn_pp_tap_functions.tap.validation import validate_urls
+from fn_pp_tap_functions.investigation import urldefense
+from fn_pp_tap_functions.tap.urldecode import DecodedUrl
+from fn_pp_tap_functions.text import line
 
 URL_DEFENSE_HOSTS = ("urldefense.com", "urldefense.proofpoint.com", "urldefense.us")
 """Hosts of URL Defense links; a link on one of them that the local decoder cannot read goes to TAP."""
@@ -48,17 +46,19 @@ def _entry(original: str, decoded: str | None, how: str, version: str | None, er
     entry.update(extra)
     if checked:
         via = f"URL Defense {version} link, decoded locally" if how == "local" else "decoded by TAP's URL decoder"
-        entry["description"] = inert(f"Decoded from a Proofpoint rewritten link ({via}): {original}", 1000)
+        entry["description"] = line(f"Decoded from a Proofpoint rewritten link ({via}): {original}", 1000)
     return entry
 
 
-def decode_urls(urls: Any, tap: Callable[[], TapClient], *, cases: InvestigationCases | None = None,
-                incident_id: int | None = None, profile: str | None = None) -> dict[str, Any]:
-    """Decode each URL; ``tap`` builds the TAP client, called only when a link needs TAP."""
-    checked = validate_urls(urls)
-    results: dict[str, dict[str, Any]] = {}
+Entries = dict[str, dict[str, Any]]
+"""One result entry per URL asked for, by URL."""
+
+
+def decode_locally(urls: Sequence[str]) -> tuple[Entries, list[str]]:
+    """``(entries, urls for TAP)``: what the local decoder could read, and the URL Defense links it could not."""
+    results: Entries = {}
     for_tap: list[str] = []
-    for url in checked:
+    for url in urls:
         local = urldefense.decode(url)
         if local.ok:
             results[url] = _entry(url, local.decoded, "local", local.version, None)
@@ -68,30 +68,37 @@ def decode_urls(urls: Any, tap: Callable[[], TapClient], *, cases: Investigation
         else:
             results[url] = _entry(url, None, "none", None, "not a Proofpoint URL Defense link: there is nothing "
                                   "to decode (and no TAP call was made)")
-    tap_calls = 0
-    if for_tap:
-        tap_calls = 1
-        for item in parse_decoded_urls(tap().decode_urls(for_tap)):
-            if item.encoded_url not in results:
-                continue
-            local_error = results[item.encoded_url]["error"]
-            if item.success and item.decoded_url:
-                results[item.encoded_url] = _entry(item.encoded_url, item.decoded_url, "tap", None, None,
-                                                   message_guid=item.message_guid,
-                                                   recipient_email=item.recipient_email,
-                                                   cluster_name=item.cluster_name)
-            else:
-                said = inert(item.error, 200) or "no reason given"
-                results[item.encoded_url]["error"] = f"{local_error}; TAP's URL decoder could not decode it " \
-                                                     f"either ({said})"
-    entries = [results[url] for url in checked]
-    if cases is not None and incident_id is not None:
-        existing = ind.existing_keys(cases.artifacts(incident_id))
-        for entry in entries:
-            entry["already_present"] = bool(entry["decoded"]) and (ind.URL, entry["decoded"]) in existing
+    return results, for_tap
+
+
+def add_tap_answers(results: Entries, answers: Iterable[DecodedUrl]) -> None:
+    """Fill in what TAP's URL decoder said about the links the local decoder could not read."""
+    for item in answers:
+        if item.encoded_url not in results:
+            continue
+        local_error = results[item.encoded_url]["error"]
+        if item.success and item.decoded_url:
+            results[item.encoded_url] = _entry(item.encoded_url, item.decoded_url, "tap", None, None,
+                                               message_guid=item.message_guid, recipient_email=item.recipient_email,
+                                               cluster_name=item.cluster_name)
+        else:
+            said = line(item.error, 200) or "no reason given"
+            results[item.encoded_url]["error"] = f"{local_error}; TAP's URL decoder could not decode it " \
+                                                 f"either ({said})"
+
+
+def mark_present(entries: Iterable[dict[str, Any]], artifacts: Iterable[Mapping[str, object]]) -> None:
+    """``already_present``: the incident already has the decoded URL as an artifact."""
+    existing = ind.existing_keys(artifacts)
+    for entry in entries:
+        entry["already_present"] = bool(entry["decoded"]) and (ind.URL, entry["decoded"]) in existing
+
+
+def summary(entries: list[dict[str, Any]], *, tap_calls: int, profile: str | None) -> dict[str, Any]:
+    """The function's result; InputError (naming each URL's reason) when none could be decoded."""
     decoded = [e for e in entries if e["success"]]
     if not decoded:
-        reasons = "; ".join(f"{inert(e['original'], 120)}: {e['error']}" for e in entries)
+        reasons = "; ".join(f"{line(e['original'], 120)}: {e['error']}" for e in entries)
         raise InputError(f"No URL could be decoded. {reasons}")
     return {"urls": entries, "decoded_count": len(decoded), "failed_count": len(entries) - len(decoded),
             "tap_calls": tap_calls, "profile": profile}

@@ -1,7 +1,9 @@
 """Proofpoint TAP API client library (no SOAR code here; errors live in ``fn_pp_tap_functions.errors``).
 
-Modules: ``client`` (HTTP, errors, retries, pools), ``windows`` (SIEM window planning), ``events`` (SIEM
-event normalisation), ``threats`` (threat summary, campaigns), ``forensics``, ``people``, ``urldecode``,
-``links`` (dashboard links), ``validation`` (inputs checked before any call), ``pools`` (quota pools),
-``vocab`` (status/type spellings), ``timestamps`` and ``coerce`` (tolerant value readers).
+Modules: ``transport`` (how a call travels and fails: auth, retries, back-off, error mapping, scrubbing,
+pools), ``client`` (the endpoints), ``windows`` (SIEM window planning), the normalisers ``events`` (SIEM
+events), ``threats`` (threat summary, campaigns), ``forensics``, ``people``, ``urldecode``, and the
+vocabulary the pure cores share: ``links`` (dashboard links), ``validation`` (inputs checked before any
+call), ``pools`` (quota pools), ``vocab`` (status/type spellings), ``timestamps`` and ``coerce`` (tolerant
+value readers).
 """

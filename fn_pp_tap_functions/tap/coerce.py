@@ -13,31 +13,31 @@ import math
 import sys
 from collections.abc import Mapping
 
-_EMPTY: tuple = ()
+_EMPTY: tuple[str, ...] = ()
 _INTERN_MAX = 4096
 """Strings up to this length are interned: in a big campaign thousands of events repeat the same
 threat id, URL, subject, sender and attachment hashes, and sharing one copy keeps 50,000 events small.
 Interned strings are still freed when no event uses them."""
 
 
-_LOWERED: dict[tuple, tuple | None] = {}
+_LOWERED: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 _LOWERED_MAX = 4096
 
 
-def lower_keys(obj: Mapping) -> dict[str, object]:
+def lower_keys(obj: Mapping[str, object]) -> dict[str, object]:
     """Key lookup that ignores case: ``threatURL`` and ``threatUrl`` land on the same key.
 
     Events of one kind share their key set, so the lower-cased key tuple is cached per key set (bounded);
     when two spellings of one key are present, the first non-null value wins.
     """
     keys = tuple(obj)
-    lowered = _LOWERED.get(keys, False)
-    if lowered is False:
+    if keys in _LOWERED:
+        lowered = _LOWERED[keys]
+    else:
+        lowered = None
         if all(isinstance(k, str) for k in keys):
             candidate = tuple(k.lower() for k in keys)
             lowered = candidate if len(set(candidate)) == len(candidate) else None
-        else:
-            lowered = None
         if len(_LOWERED) < _LOWERED_MAX:
             _LOWERED[keys] = lowered
     if lowered is not None:
@@ -166,7 +166,7 @@ def names(value: object) -> tuple[str, ...]:
     return tuple(out) or _EMPTY
 
 
-def mappings(value: object) -> list[Mapping]:
+def mappings(value: object) -> list[Mapping[str, object]]:
     """The dict items of a list (``null`` or a non-list gives ``[]``)."""
     if not isinstance(value, list | tuple):
         return []

@@ -43,9 +43,6 @@ from fn_pp_tap_functions.tap.vocab import (
 
 LOG = logging.getLogger(__name__)
 
-_EMPTY: tuple = ()
-
-
 @dataclass(frozen=True, slots=True)
 class MessagePart:
     """One MIME part of a message event (``messageParts[]``)."""
@@ -228,7 +225,7 @@ class TapEvent:
         }
 
 
-def _threat_from_map(entry: Mapping) -> ThreatInfo:
+def _threat_from_map(entry: Mapping[str, object]) -> ThreatInfo:
     item = coerce.lower_keys(entry)
     return ThreatInfo(
         threat_id=coerce.text(item.get("threatid")),
@@ -265,7 +262,7 @@ def _threat_from_click(item: Mapping[str, object]) -> ThreatInfo | None:
     )
 
 
-def _message_part(entry: Mapping) -> MessagePart:
+def _message_part(entry: Mapping[str, object]) -> MessagePart:
     item = coerce.lower_keys(entry)
     return MessagePart(
         filename=coerce.text(item.get("filename")),
@@ -300,13 +297,13 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
 
     if is_click:
         threat = _threat_from_click(item)
-        threats: tuple[ThreatInfo, ...] = (threat,) if threat else _EMPTY
+        threats: tuple[ThreatInfo, ...] = (threat,) if threat else ()
         time = parse_tap_time(coerce.pick(item, "clicktime", "messagetime"))
     else:
-        threats = tuple(_threat_from_map(e) for e in coerce.mappings(item.get("threatsinfomap"))) or _EMPTY
+        threats = tuple(_threat_from_map(e) for e in coerce.mappings(item.get("threatsinfomap"))) or ()
         time = parse_tap_time(coerce.pick(item, "messagetime", "clicktime"))
 
-    parts = tuple(_message_part(p) for p in coerce.mappings(item.get("messageparts"))) or _EMPTY
+    parts = tuple(_message_part(p) for p in coerce.mappings(item.get("messageparts"))) or ()
     event_id = coerce.text(item.get("id"))
     recipients = coerce.texts(item.get("recipient"))
     values = {
@@ -323,7 +320,7 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
     if event_id is not None:
         key = f"{kind.value}:{event_id}"
     else:
-        identity = dict(values)
+        identity: dict[str, object] = dict(values)
         identity["time"] = iso_or_none(time)
         identity["recipients"] = list(recipients)
         identity["threat_ids"] = sorted(t.threat_id for t in threats if t.threat_id)

@@ -13,7 +13,8 @@ per-customer UUID-like segment (anonymised in the samples). An older click shows
 So the path pattern is confirmed, but the tenant segment cannot be derived from a threat id. A link for a
 threat looked up by id is built only when the tenant segment is known (configured, or learnt from any
 event's ``threatUrl`` with :func:`tenant_from_threat_url`); otherwise :func:`threat_dashboard_url` returns
-``None`` rather than a guessed, broken link.
+``None`` rather than a guessed, broken link. :func:`dashboard_link` builds the link from the configured
+``dashboard_url`` setting instead.
 """
 
 from __future__ import annotations
@@ -56,3 +57,15 @@ def threat_dashboard_url(threat_id: str | None, tenant: str | None) -> str | Non
     if not _TENANT.fullmatch(tenant) or not _THREAT_ID.fullmatch(threat_id):
         return None
     return f"https://{DASHBOARD_HOST}/{tenant}/threat/email/{threat_id}"
+
+
+def dashboard_link(dashboard_url: str | None, threat_id: str) -> str | None:
+    """The threat's page in the TAP dashboard.
+
+    The dashboard's address holds the customer's own TAP organisation id, which the Threat API does
+    not return, so it comes from the `dashboard_url` setting (e.g.
+    https://threatinsight.proofpoint.com/<org-id>); without it there is no link rather than a wrong one.
+    """
+    if not dashboard_url:
+        return None
+    return f"{dashboard_url.rstrip('/')}/threat/email/{threat_id}"

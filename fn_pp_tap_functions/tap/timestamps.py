@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 
 _FRACTION = re.compile(r"(\.\d+)")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_tap_time(value: object) -> datetime | None:
@@ -68,3 +69,10 @@ def format_interval(start: datetime, end: datetime) -> str:
 def iso_or_none(value: datetime | None) -> str | None:
     """JSON-safe form for ``to_dict`` methods: ISO string with ``Z`` or ``None``."""
     return None if value is None else format_tap_time(value)
+
+
+def epoch_ms(value: datetime | None) -> int | None:
+    """SOAR's date value: epoch milliseconds (UTC); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    return int((value - _EPOCH).total_seconds() * 1000)

@@ -19,8 +19,9 @@ What the samples show (``tests/data/public/samples``):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from fn_pp_tap_functions.errors import APP_SECTION, ConfigError, InputError
@@ -143,7 +144,8 @@ def validate_threat_statuses(values: Iterable[object] | str | None) -> tuple[str
     return _vocab_list("threat status", values, parse_status, [s.value for s in ThreatStatus])
 
 
-def _vocab_list(name, values, parse, allowed: list[str]) -> tuple[str, ...]:
+def _vocab_list(name: str, values: Iterable[object] | str | None, parse: Callable[[object], StrEnum | None],
+                allowed: list[str]) -> tuple[str, ...]:
     if values is None:
         return ()
     if isinstance(values, str):
@@ -218,7 +220,7 @@ def validate_urls(values: Iterable[object] | str | None) -> tuple[str, ...]:
     """URLs to decode: text (split on whitespace: URLs contain none) or a list; 1..100, duplicates dropped."""
     if values is None:
         raise InputError("At least one URL to decode is required.")
-    items: list[object] = values.split() if isinstance(values, str) else list(values)
+    items: list[object] = list(values.split() if isinstance(values, str) else values)
     out: list[str] = []
     for item in items:
         url = validate_url(item)

@@ -205,8 +205,8 @@ def plan_windows(
 
     fetch_end = min(end, latest)
     if fetch_end - start < min_window:
-        reason = DEFERRED_TOO_RECENT if end > latest else DEFERRED_TOO_SHORT
-        return WindowPlan(requested, (), skipped, Window(start, end), reason)
+        why = DEFERRED_TOO_RECENT if end > latest else DEFERRED_TOO_SHORT
+        return WindowPlan(requested, (), skipped, Window(start, end), why)
 
     windows = split_span(start, fetch_end, max_window=max_window, min_window=min_window)
     deferred: Window | None = None

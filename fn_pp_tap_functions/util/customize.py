@@ -8,18 +8,21 @@ from the export itself so they cannot drift from it.
 import base64
 import json
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from resilient import ImportDefinition
 
 RES_FILE = os.path.join(os.path.dirname(__file__), "data", "export.res")
 
 
-def _export() -> dict:
+def _export() -> dict[str, Any]:
     with open(RES_FILE, encoding="utf-8") as handle:
-        return json.load(handle)
+        export: dict[str, Any] = json.load(handle)
+    return export
 
 
-def codegen_reload_data() -> dict:
+def codegen_reload_data() -> dict[str, Any]:
     """What `resilient-sdk codegen --reload` regenerates for this package."""
     export = _export()
     return {
@@ -39,7 +42,7 @@ def codegen_reload_data() -> dict:
     }
 
 
-def customization_data(client=None):
+def customization_data(client: Any = None) -> Iterator[Any]:
     """Yield the ImportDefinition that `resilient-circuits customize` posts to SOAR."""
     if not os.path.isfile(RES_FILE):
         raise FileNotFoundError(f"{RES_FILE} not found: reinstall the app package")

@@ -8,6 +8,8 @@ prove the same but spends one of its 50 calls a day, so it is never used here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fn_pp_tap_functions.errors import TapAppError
 from fn_pp_tap_functions.settings import SECTION, tap_client
@@ -15,14 +17,14 @@ from fn_pp_tap_functions.settings import SECTION, tap_client
 log = logging.getLogger(__name__)
 
 
-def configured_profiles(opts) -> list[str | None]:
+def configured_profiles(opts: Mapping[str, Any]) -> list[str | None]:
     """The default tenant plus every [fn_pp_tap_functions:NAME] section."""
     profiles: list[str | None] = [None] if opts.get(SECTION) is not None else []
     profiles += sorted(k.split(":", 1)[1] for k in opts if isinstance(k, str) and k.startswith(SECTION + ":"))
     return profiles
 
 
-def selftest_function(opts) -> dict:
+def selftest_function(opts: Mapping[str, Any]) -> dict[str, str]:
     """Return {"state": "success"|"failure", "reason": ...} naming every tenant that failed and why."""
     profiles = configured_profiles(opts)
     if not profiles:

@@ -1,15 +1,26 @@
-"""Helpers shared by the end-to-end test modules: editing a workflow script as a SOC would, reading SOAR."""
+"""Helpers shared by the end-to-end test modules: a stack whose TAP simulator each test can replace, a clean
+org per test, editing a workflow script as a SOC would, reading SOAR."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, unescape
 
+from tap_switch import TapSwitch
+
 from sim.stack import Stack
+from sim.tap import TapSimulator
 
 EXPORT = Path(__file__).resolve().parents[2] / "fn_pp_tap_functions" / "util" / "data" / "export.res"
+
+
+def reset_customizations(stack: Stack) -> None:
+    """Import the app's export as shipped (undoing any workflow script a test changed)."""
+    assert stack.emulator is not None
+    stack.emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
 
 
 def set_pre_script(stack: Stack, workflow: str, **values: object) -> None:
@@ -31,6 +42,56 @@ def set_pre_script(stack: Stack, workflow: str, **values: object) -> None:
         body["pre_processing_script"] = script
         wf["content"]["xml"] = xml[:start] + escape(json.dumps(body)) + xml[end:]
     stack.emulator.import_export(export)
+
+
+class SwitchedStack(Stack):
+    """A :class:`Stack` whose app reaches TAP through a :class:`TapSwitch`, so that :meth:`fresh_world` can give
+    each test a new TAP simulator (its own scenario, counters, limits and faults) without restarting the runtime."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.switch = TapSwitch()
+
+    def start(self, *, run: bool = True) -> SwitchedStack:
+        """Start as :class:`Stack` does; a start that fails (a runtime that never subscribes) stops whatever
+        did start, so no runtime is left behind."""
+        try:
+            super().start(run=False)
+            assert self.tap is not None
+            config = Path(self.app_config)
+            config.write_text(config.read_text(encoding="utf-8").replace(
+                f"base_url = {self.tap.base_url}\n", f"base_url = {self.switch.base_url}\n"), encoding="utf-8")
+            self.switch.point_at(self.tap)
+            if run:
+                self.start_runtimes()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self.switch.close()
+
+    def __enter__(self) -> SwitchedStack:
+        return self.start()
+
+    def fresh_world(self, scenario: dict[str, Any] | None, **tap_options: Any) -> TapSimulator:
+        """Make the stack as new for one test: every incident deleted (the control incident and its run log
+        too), no SOAR fault armed, and a new TAP simulator with ``scenario`` behind the switch."""
+        assert self.emulator is not None
+        self.emulator.clear_faults()
+        soar = self.soar
+        body = {"filters": [{"conditions": []}], "start": 0, "length": 10000}
+        for incident in soar.post("/incidents/query_paged?return_level=normal", body)["data"]:
+            soar.delete(f"/incidents/{incident['id']}")
+        old, new = self.tap, TapSimulator(scenario, **tap_options)
+        new.start()
+        self.switch.point_at(new)
+        self.tap = new
+        if old is not None:
+            old.stop()
+        return new
 
 
 def run_rule(stack: Stack, rule: str, incident_id: int, timeout: float = 240) -> tuple[dict, dict | None]:

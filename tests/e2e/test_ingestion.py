@@ -1,7 +1,8 @@
 """End to end: ingestion through the SOAR emulator, the TAP simulator and the real runtime.
 
-The tests share one stack and run in file order, like a SOC's day: a first run, repeats, a replay,
-failures and catch-up. Each asserts what an analyst would see in SOAR.
+The tests share one running stack (a runtime start is the slow part) but not its state: each starts from a
+clean org, a new control incident and a new TAP simulator with the scenario (:meth:`SwitchedStack.fresh_world`),
+so any one of them runs alone or in any order. Each asserts what an analyst would see in SOAR.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 import e2e_helpers
 import pytest
 import resilient
+from e2e_helpers import SwitchedStack
 from scenario_builder import click, message, threat_info, tid
 
-from fn_pp_tap_functions.control import CURSOR_FIELD, ensure_control, utcnow
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import CURSOR_FIELD, ensure_control, utcnow
 from sim.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -57,22 +59,37 @@ def scenario() -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    running = Stack(scenario=scenario(), app_settings="siem_daily_budget = 1500\ningest_max_windows_per_run = 24\n")
-    running.start()
+def running():
+    stack = SwitchedStack(scenario=scenario(),
+                          app_settings="siem_daily_budget = 1500\ningest_max_windows_per_run = 24\n")
+    with stack:
+        yield stack
+
+
+@pytest.fixture
+def stack(running):
+    """The running stack as new: clean org, the module's workflow inputs, a new TAP simulator."""
+    running.fresh_world(scenario())
     set_pre_script(running, pp_tap_owner_rules=OWNER_RULES)
-    yield running
-    running.stop()
+    return running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cases(stack):
     return SoarCases(resilient.get_client(stack.emulator.app_opts()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def control(stack, cases):
     return ensure_control(cases, now=utcnow())
+
+
+@pytest.fixture
+def first_run(stack, control):
+    """The first ingestion of the scenario (what the inspection tests look at)."""
+    run, result = ingest(stack, control)
+    assert run["status"] == "completed", run.get("terminate_reason")
+    return result
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -145,7 +162,7 @@ def test_first_run_makes_one_incident_per_threat_and_nothing_for_blocked_events(
     assert log["pp_tap_run_events_read"] == 6 and log["pp_tap_run_tap_calls"] == 48
 
 
-def test_delivered_phish_incident_has_template_owner_fields_and_artifacts(stack):
+def test_delivered_phish_incident_has_template_owner_fields_and_artifacts(stack, first_run):
     inc = one(stack, "alpha")
     assert inc["name"].startswith("Proofpoint TAP: phish")
     assert inc["severity_code"] == "High"
@@ -167,12 +184,12 @@ def test_delivered_phish_incident_has_template_owner_fields_and_artifacts(stack)
     assert "r1@corp.example" in json.dumps(note)
 
 
-def test_owner_rules_route_malware_to_tier_2(stack):
+def test_owner_rules_route_malware_to_tier_2(stack, first_run):
     inc = one(stack, "bravo")
     assert inc["owner_id"] == "SOC Tier 2" and "analyst1@example.com" in inc["members"]
 
 
-def test_a_message_with_two_threats_is_evidence_in_both_incidents(stack):
+def test_a_message_with_two_threats_is_evidence_in_both_incidents(stack, first_run):
     for name in ("bravo", "charlie"):
         _, rows, _ = children(stack, one(stack, name)["id"])
         assert [r["cells"]["pp_tap_message_id"]["value"] for r in rows] == ["<G-BC@bad.example>"]
@@ -180,7 +197,7 @@ def test_a_message_with_two_threats_is_evidence_in_both_incidents(stack):
     assert any(a["value"] == "0" * 32 for a in artifacts) and any(a["value"] == "inv.xlsm" for a in artifacts)
 
 
-def test_hostile_subject_and_sender_come_out_as_inert_text(stack):
+def test_hostile_subject_and_sender_come_out_as_inert_text(stack, first_run):
     inc = one(stack, "hostile")
     description = inc["description"]["content"] if isinstance(inc["description"], dict) else inc["description"]
     assert "<script>" not in description and "&lt;script&gt;" in description
@@ -192,7 +209,7 @@ def test_hostile_subject_and_sender_come_out_as_inert_text(stack):
     assert "\n" not in inc["name"] and "<b>" not in inc["name"]
 
 
-def test_repeats_add_to_the_open_incident_with_a_note_for_the_new_recipient(stack, control):
+def test_repeats_add_to_the_open_incident_with_a_note_for_the_new_recipient(stack, control, first_run):
     stack.tap.add_events([{"type": "messagesDelivered",
                            "event": message("G-A2", "r9@corp.example", [threat_info("alpha", at="now-5h")],
                                             subject="Invoice 1 again", at="now-6m")}])
@@ -208,16 +225,16 @@ def test_repeats_add_to_the_open_incident_with_a_note_for_the_new_recipient(stac
         max(notes, key=lambda n: n["id"]))
 
 
-def test_replay_of_a_window_creates_nothing_twice(stack, cases, control):
+def test_replay_of_a_window_creates_nothing_twice(stack, cases, control, first_run):
     before = everything(stack)
     set_cursor(cases, control, utcnow() - timedelta(hours=7))
     run, result = ingest(stack, control)
     assert run["status"] == "completed" and result["created"] == 0
-    assert result["events_read"] >= 7
+    assert result["events_read"] == 6
     assert everything(stack) == before
 
 
-def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, cases, control):
+def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, cases, control, first_run):
     new = [message(f"G-N{i}", "r1@corp.example", [threat_info(f"new{i}", at="now-8m")], at="now-8m")
            for i in range(5)]
     stack.tap.add_events([{"type": "messagesDelivered", "event": e} for e in new])
@@ -239,7 +256,7 @@ def test_soar_500_mid_run_then_rerun_finishes_without_duplicates(stack, cases, c
         one(stack, f"new{i}")  # exactly one each
 
 
-def test_two_concurrent_runs_never_both_work(stack, cases, control):
+def test_two_concurrent_runs_never_both_work(stack, cases, control, first_run):
     # TAP answers the first run's first SIEM call slowly, so the second run starts while the first holds
     # the lease: the second must end at once as "busy" and the first must finish normally.
     stack.tap.inject_fault(r"^/v2/siem/", None, times=1, delay=8)
@@ -260,7 +277,7 @@ def test_two_concurrent_runs_never_both_work(stack, cases, control):
     assert not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease")  # released
 
 
-def test_429_mid_run_stops_cleanly_and_the_next_run_resumes(stack, cases, control):
+def test_429_mid_run_stops_cleanly_and_the_next_run_resumes(stack, cases, control, first_run):
     set_cursor(cases, control, utcnow() - timedelta(hours=3))
     used = stack.tap.stats()["pools"]["siem"]["inWindow"]
     stack.tap.set_limits(siem=used + 1)
@@ -273,7 +290,7 @@ def test_429_mid_run_stops_cleanly_and_the_next_run_resumes(stack, cases, contro
         assert cursor == result["window"].split("/")[1]  # the cursor stays where the data stops
         assert not cases.get_incident(control["id"])["properties"].get("pp_tap_ingest_lease")  # released
     finally:
-        stack.tap.set_limits(siem=1800)
+        stack.tap.set_limits(siem=None)
     run, result = ingest(stack, control)
     assert result["status"] == "completed" and result["windows_done"] >= 3
 
@@ -309,23 +326,15 @@ def test_a_gap_beyond_seven_days_is_reported_not_hidden(stack, cases, control):
 
 
 def test_a_broken_template_is_reported_before_anything_is_created(stack, control):
-    before = everything(stack)
     set_pre_script(stack, pp_tap_incident_template='{"name": "{{ group.key }", "description": "x"}')
-    try:
-        run, _ = ingest(stack, control)
-    finally:
-        set_pre_script(stack, pp_tap_incident_template="")
+    run, _ = ingest(stack, control)
     assert run["status"] == "terminated" and "name" in run["terminate_reason"]
-    assert everything(stack) == before
+    assert everything(stack) == {} and stack.tap.stats()["total"] == 0
 
 
 def test_an_unknown_owner_is_named_before_anything_is_created(stack, control):
-    before = everything(stack)
     set_pre_script(stack, pp_tap_owner_rules="default -> owner: nobody@example.com")
-    try:
-        run, _ = ingest(stack, control)
-    finally:
-        set_pre_script(stack, pp_tap_owner_rules=OWNER_RULES)
+    run, _ = ingest(stack, control)
     assert run["status"] == "terminated" and "nobody@example.com" in run["terminate_reason"]
-    assert everything(stack) == before
+    assert everything(stack) == {} and stack.tap.stats()["total"] == 0
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ingest_factories import CAMPAIGN, MALWARE, PHISH, SPAM, click, events, message, threat
 
-from fn_pp_tap_functions.ingest import IngestPolicy, select_events
+from fn_pp_tap_functions.ingest import read_policy, select_events
 
 
 def policy(**inputs):
-    return IngestPolicy.from_inputs({f"pp_tap_{k}": v for k, v in inputs.items()})
+    return read_policy({f"pp_tap_{k}": v for k, v in inputs.items()})
 
 
 def test_blocked_events_dropped_by_default():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ingest_factories import CAMPAIGN, MALWARE, MD5, PHISH, SHA, SPAM, click, events, message, threat
 
-from fn_pp_tap_functions.ingest import GroupBy, IngestPolicy, group_events, select_events
-from fn_pp_tap_functions.ingest import fields as F
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions.ingest import GroupBy, IngestPolicy, group_events, read_policy, select_events
 from fn_pp_tap_functions.ingest.grouping import ROW_CAP_PER_RUN
 
 
 def grouped(batch, **inputs):
-    policy = IngestPolicy.from_inputs({f"pp_tap_{k}": v for k, v in inputs.items()})
+    policy = read_policy({f"pp_tap_{k}": v for k, v in inputs.items()})
     return group_events(select_events(batch, policy).kept, policy)
 
 
@@ -99,7 +99,7 @@ def test_times_statuses_and_links():
 def test_latest_status_wins_and_restricted_to():
     old = message(threat(status="active", time="2024-03-01T10:00:00.000Z"), time="2024-03-01T10:00:00.000Z")
     new = message(threat(status="falsePositive", time="2024-03-01T12:00:00.000Z"), time="2024-03-01T10:30:00.000Z")
-    policy = IngestPolicy.from_inputs({"pp_tap_threat_statuses": "all"})
+    policy = read_policy({"pp_tap_threat_statuses": "all"})
     group = next(iter(group_events(select_events(events(delivered=[new, old]), policy).kept, policy).values()))
     assert group.statuses == ("falsePositive",)
     only_old = group.restricted_to([group.members[0].item.key])

@@ -7,12 +7,12 @@ import random
 import pytest
 from ingest_factories import CAMPAIGN, MALWARE, PHISH, SPAM, click, events, message, threat
 
+from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.ingest import (
     ClosedAction,
     ClosedPolicy,
     IncidentSnapshot,
     IncidentTemplate,
-    IngestPolicy,
     apply_create,
     apply_update,
     decide_closed,
@@ -20,9 +20,9 @@ from fn_pp_tap_functions.ingest import (
     new_event_keys,
     plan_create,
     plan_update,
+    read_policy,
     select_events,
 )
-from fn_pp_tap_functions.ingest import fields as F
 from fn_pp_tap_functions.ingest import plan as plan_module
 from fn_pp_tap_functions.ingest.grouping import ROW_CAP_PER_RUN
 
@@ -30,7 +30,7 @@ TEMPLATE = IncidentTemplate.default()
 
 
 def groups_of(batch, policy=None):
-    policy = policy or IngestPolicy.from_inputs({"pp_tap_event_types": "all", "pp_tap_threat_statuses": "all"})
+    policy = policy or read_policy({"pp_tap_event_types": "all", "pp_tap_threat_statuses": "all"})
     return group_events(select_events(batch, policy).kept, policy)
 
 
@@ -192,13 +192,13 @@ def test_closed_incident_decisions():
     _, snapshot = created(group)
     closed = IncidentSnapshot.build(1, "C", snapshot.properties, event_keys=snapshot.event_keys,
                                     severity=snapshot.severity)
-    policy = IngestPolicy.from_inputs({})
+    policy = read_policy({})
     assert decide_closed(policy, snapshot, group) is ClosedAction.UPDATE
     assert decide_closed(policy, closed, group) is ClosedAction.SKIP  # overlap re-read right after closing
     newer = one_group(events(delivered=[message(recipients=["z@example.com"])]))
     assert decide_closed(policy, closed, newer) is ClosedAction.NEW
     assert decide_closed(ClosedPolicy.REOPEN, closed, newer) is ClosedAction.REOPEN
-    assert decide_closed(IngestPolicy.from_inputs({"pp_tap_closed_policy": "note"}), closed, newer) is ClosedAction.NOTE
+    assert decide_closed(read_policy({"pp_tap_closed_policy": "note"}), closed, newer) is ClosedAction.NOTE
 
     reopened = update(closed, newer, closed_policy="reopen")
     assert reopened.field_changes["plan_status"] == "A" and reopened.notes[0].startswith("<p><b>Reopened:</b>")
@@ -280,7 +280,7 @@ def run(policy, batch, incidents):
 def test_replay_is_empty_for_generated_runs(seed, group_by):
     rng = random.Random(seed * 31 + len(group_by))
     vary_status = seed % 3 == 0
-    policy = IngestPolicy.from_inputs({"pp_tap_event_types": "all", "pp_tap_threat_statuses": "all",
+    policy = read_policy({"pp_tap_event_types": "all", "pp_tap_threat_statuses": "all",
                                        "pp_tap_group_by": group_by})
     incidents: dict[str, IncidentSnapshot] = {}
     seen = []

@@ -1,21 +1,22 @@
-"""IngestPolicy.from_inputs: formats, defaults, bad values named, and the SIEM plan."""
+"""read_policy / read_inputs: formats, defaults, bad values named, the template checked, the SIEM plan."""
 
 from __future__ import annotations
 
 import pytest
 
 from fn_pp_tap_functions.errors import InputError
-from fn_pp_tap_functions.ingest import ClosedPolicy, GroupBy, IngestPolicy, TemplateError
+from fn_pp_tap_functions.ingest import ClosedPolicy, GroupBy, TemplateError, read_inputs, read_policy
 
 
 def test_defaults_get_through_only():
-    policy = IngestPolicy.from_inputs({})
+    policy = read_policy({})
     assert policy.event_types == {"messagesDelivered", "clicksPermitted"}
     assert policy.threat_statuses == {"active"}
     assert policy.threat_types is None and policy.classifications is None
     assert policy.group_by is GroupBy.THREAT and policy.closed_policy is ClosedPolicy.NEW
     assert policy.lookback_hours == 24
-    assert policy.template is None and policy.owner_rules.rules == ()
+    request = read_inputs({})
+    assert request.template_source == "default" and request.owner_rules.rules == ()
 
 
 def test_blank_inputs_are_defaults():
@@ -23,7 +24,8 @@ def test_blank_inputs_are_defaults():
         "pp_tap_event_types", "pp_tap_threat_statuses", "pp_tap_min_scores", "pp_tap_group_by",
         "pp_tap_lookback_hours", "pp_tap_incident_template", "pp_tap_owner_rules")}
     blank["pp_tap_classifications"] = None
-    assert IngestPolicy.from_inputs(blank) == IngestPolicy.from_inputs({})
+    assert read_policy(blank) == read_policy({})
+    assert read_inputs(blank).template_source == "default" and read_inputs(blank).owner_rules.rules == ()
 
 
 @pytest.mark.parametrize(
@@ -37,11 +39,11 @@ def test_blank_inputs_are_defaults():
     ],
 )
 def test_list_formats(value):
-    assert IngestPolicy.from_inputs({"pp_tap_event_types": value}).event_types == {"messagesDelivered", "clicksBlocked"}
+    assert read_policy({"pp_tap_event_types": value}).event_types == {"messagesDelivered", "clicksBlocked"}
 
 
 def test_vocabularies_and_all():
-    policy = IngestPolicy.from_inputs({
+    policy = read_policy({
         "pp_tap_threat_statuses": "active, falsepositive",
         "pp_tap_threat_types": "URL, message text",
         "pp_tap_classifications": "Phish, IMPOSTOR",
@@ -51,13 +53,13 @@ def test_vocabularies_and_all():
     assert policy.threat_types == {"url", "messageText"}
     assert policy.classifications == {"phish", "impostor"}
     assert len(policy.event_types) == 4
-    assert IngestPolicy.from_inputs({"pp_tap_threat_statuses": "all"}).threat_statuses == {
+    assert read_policy({"pp_tap_threat_statuses": "all"}).threat_statuses == {
         "active", "cleared", "falsePositive"}
-    assert IngestPolicy.from_inputs({"pp_tap_classifications": "all"}).classifications is None
+    assert read_policy({"pp_tap_classifications": "all"}).classifications is None
 
 
 def test_scores_patterns_choices():
-    policy = IngestPolicy.from_inputs({
+    policy = read_policy({
         "pp_tap_min_scores": "phishScore>=50, malware >= 80, impostorScore>=0.5",
         "pp_tap_recipient_exclude": "*@Lab.Example.com\nceo@*",
         "pp_tap_group_by": "Campaign",
@@ -94,7 +96,7 @@ def test_scores_patterns_choices():
 )
 def test_bad_values_are_named(name, value, expected):
     with pytest.raises(InputError) as caught:
-        IngestPolicy.from_inputs({name: value})
+        read_policy({name: value})
     message = str(caught.value)
     assert message.startswith(name)
     assert expected in message
@@ -104,14 +106,14 @@ def test_bad_values_are_named(name, value, expected):
 
 def test_broken_template_input_is_reported_before_anything():
     with pytest.raises(TemplateError) as caught:
-        IngestPolicy.from_inputs({"pp_tap_incident_template": '{"name": "{{ group.key }"}'})
+        read_inputs({"pp_tap_incident_template": '{"name": "{{ group.key }"}'})
     assert caught.value.key == "name"
     assert "workflow input pp_tap_incident_template" in str(caught.value)
 
 
 def test_bad_owner_rule_is_reported_with_line():
     with pytest.raises(InputError, match="pp_tap_owner_rules line 2"):
-        IngestPolicy.from_inputs({"pp_tap_owner_rules": "default -> owner: a@b.c\nclasification=malware -> owner: x"})
+        read_inputs({"pp_tap_owner_rules": "default -> owner: a@b.c\nclasification=malware -> owner: x"})
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,7 @@ def test_bad_owner_rule_is_reported_with_line():
     ],
 )
 def test_siem_plan(types, extra, plan):
-    policy = IngestPolicy.from_inputs({"pp_tap_event_types": types, **extra})
+    policy = read_policy({"pp_tap_event_types": types, **extra})
     assert [(c.endpoint, c.event_types) for c in policy.siem_plan()] == plan
 
 
@@ -143,7 +145,7 @@ def test_siem_plan_never_puts_two_calls_in_one_pool():
     kinds = ["messagesDelivered", "messagesBlocked", "clicksPermitted", "clicksBlocked", "issues"]
     for size in range(1, len(kinds) + 1):
         for combo in itertools.combinations(kinds, size):
-            policy = IngestPolicy.from_inputs({"pp_tap_event_types": ", ".join(combo)})
+            policy = read_policy({"pp_tap_event_types": ", ".join(combo)})
             calls = policy.siem_plan()
             pools = [c.pool for c in calls]
             assert len(pools) == len(set(pools)), combo
@@ -152,12 +154,12 @@ def test_siem_plan_never_puts_two_calls_in_one_pool():
 
 
 def test_siem_filters_always_send_statuses():
-    assert IngestPolicy.from_inputs({}).siem_filters() == {"threat_statuses": ("active",), "threat_types": ()}
-    policy = IngestPolicy.from_inputs({"pp_tap_threat_statuses": "falsePositive, active", "pp_tap_threat_types": "url"})
+    assert read_policy({}).siem_filters() == {"threat_statuses": ("active",), "threat_types": ()}
+    policy = read_policy({"pp_tap_threat_statuses": "falsePositive, active", "pp_tap_threat_types": "url"})
     assert policy.siem_filters() == {"threat_statuses": ("active", "falsePositive"), "threat_types": ("url",)}
 
 
 def test_describe_is_json_safe():
     import json
 
-    json.dumps(IngestPolicy.from_inputs({"pp_tap_min_scores": "phish>=50"}).describe())
+    json.dumps(read_policy({"pp_tap_min_scores": "phish>=50"}).describe())

@@ -7,9 +7,15 @@ import json
 import pytest
 from ingest_factories import MALWARE, click, events, message, threat
 
-from fn_pp_tap_functions.ingest import IncidentTemplate, IngestPolicy, TemplateError, group_events, select_events
+from fn_pp_tap_functions.ingest import (
+    IncidentTemplate,
+    IngestPolicy,
+    TemplateError,
+    group_events,
+    read_inputs,
+    select_events,
+)
 from fn_pp_tap_functions.ingest.samples import sample_groups
-from fn_pp_tap_functions.ingest.templates import select_template
 
 HOSTILE_SUBJECT = (
     'Re: "urgent"\' invoice\r\nBcc: victim@example.com\n{{ 7*7 }} {% raw %}x{% endraw %} ${7*7} '
@@ -41,7 +47,7 @@ def _no_controls(value: str) -> None:
 
 def test_default_template_renders_samples():
     template = IncidentTemplate.default()
-    template.check()
+    template.check(sample_groups())
     drafts = [template.render(g) for g in sample_groups()]
     assert all(d.name.startswith("Proofpoint TAP: ") and len(d.name) <= 255 for d in drafts)
     by_key = {g.key: d for g, d in zip(sample_groups(), drafts, strict=True)}
@@ -107,7 +113,7 @@ def test_custom_template_fields_cannot_be_hijacked():
         "members": ["{{ 'a@example.com, b@example.com' }}"],
     })
     template = IncidentTemplate.parse(text, source="test")
-    template.check()
+    template.check(sample_groups())
     draft = template.render(hostile_group())
     assert set(draft.properties) == {"my_subject", "my_count", "my_first", "my_tags"}
     assert draft.properties["my_subject"].startswith('Re: "urgent"\' invoice\nBcc: victim@example.com')
@@ -147,7 +153,7 @@ def test_custom_template_fields_cannot_be_hijacked():
 )
 def test_broken_templates_name_key_and_line(doc, key, line, reason):
     with pytest.raises(TemplateError) as caught:
-        IncidentTemplate.parse(json.dumps(doc), source="workflow input pp_tap_incident_template").check()
+        IncidentTemplate.parse(json.dumps(doc), source="workflow input pp_tap_incident_template").check(sample_groups())
     err = caught.value
     assert err.key == key
     assert reason in str(err)
@@ -183,17 +189,29 @@ def test_each_max_and_dedupe():
 def test_context_is_immutable():
     text = json.dumps({"name": "{{ group.recipients.append('x') }}"})
     with pytest.raises(TemplateError):
-        IncidentTemplate.parse(text).check()
+        IncidentTemplate.parse(text).check(sample_groups())
 
 
-def test_select_template_precedence(tmp_path):
+def test_template_precedence_workflow_input_then_file_then_default():
     workflow = '{"name": "from workflow"}'
     file_text = '{"name": "from file"}'
     group = sample_groups()[0]
-    assert select_template(workflow, file_text, "/x.json").render(group).name == "from workflow"
-    assert select_template(None, file_text, "/x.json").render(group).name == "from file"
-    assert select_template("  ", None).render(group).name.startswith("Proofpoint TAP:")
-    parsed = IngestPolicy.from_inputs({"pp_tap_incident_template": workflow}).template
-    assert select_template(parsed, file_text).render(group).name == "from workflow"
+
+    def chosen(inputs: dict, text: str | None) -> tuple[str, str]:
+        request = read_inputs(inputs, template_file_text=text, template_file_path="/x.json")
+        return request.template.render(group).name, request.template_source
+
+    assert chosen({"pp_tap_incident_template": workflow}, file_text) == ("from workflow", "workflow input")
+    assert chosen({}, file_text) == ("from file", "app.config file")
+    name, source = chosen({"pp_tap_incident_template": "  "}, None)
+    assert name.startswith("Proofpoint TAP:") and source == "default"
     with pytest.raises(TemplateError, match=r"app.config incident_template_path /x.json"):
-        select_template(None, '{"name": "{{ nope }}"}', "/x.json")
+        read_inputs({}, template_file_text='{"name": "{{ nope }}"}', template_file_path="/x.json")
+
+
+def test_the_template_is_checked_once_per_read(monkeypatch):
+    checks = []
+    original = IncidentTemplate.check
+    monkeypatch.setattr(IncidentTemplate, "check", lambda self, samples: checks.append(1) or original(self, samples))
+    read_inputs({"pp_tap_incident_template": '{"name": "x"}'})
+    assert checks == [1]

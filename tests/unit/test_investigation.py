@@ -8,17 +8,17 @@ import pytest
 
 from fn_pp_tap_functions.errors import InputError, SoarConflictError, TapNotFoundError, TapRateLimitError
 from fn_pp_tap_functions.investigation import indicators as ind
-from fn_pp_tap_functions.investigation.common import flag, inert, optional_incident_id, split_ids
-from fn_pp_tap_functions.investigation.enrichment import (
-    COL_CAMPAIGN_ID,
-    COL_STATUS,
-    COL_THREAT_ID,
+from fn_pp_tap_functions.investigation.common import flag, optional_incident_id, split_ids
+from fn_pp_tap_functions.investigation.enrichment import COL_CAMPAIGN_ID, COL_STATUS, COL_THREAT_ID, plan_member_changes
+from fn_pp_tap_functions.investigation.forensics import evidence_row
+from fn_pp_tap_functions.investigation.people import validate_emails
+from fn_pp_tap_functions.services.investigation import (
+    PeopleBudget,
+    decode_urls,
     enrich,
-    plan_member_changes,
+    get_forensics,
+    lookup_people,
 )
-from fn_pp_tap_functions.investigation.forensics_report import evidence_row, get_forensics
-from fn_pp_tap_functions.investigation.people_lookup import PeopleBudget, lookup_people, validate_emails
-from fn_pp_tap_functions.investigation.url_decoding import decode_urls
 from fn_pp_tap_functions.tap.forensics import Evidence, Forensics
 from fn_pp_tap_functions.tap.pools import Pool
 from fn_pp_tap_functions.tap.validation import validate_threat_id
@@ -46,11 +46,6 @@ def test_split_ids_caps_the_number_of_lookups():
         split_ids([c * 64 for c in "abcd"], "threat ID", validate_threat_id, limit=3)
 
 
-def test_inert_removes_controls_and_bidi_and_bounds_length():
-    assert inert("a\x00b\u202ec\n d") == "a b c d"
-    assert len(inert("x" * 1000, 50)) == 50
-
-
 def test_incident_id_and_flags():
     assert optional_incident_id(None) is None and optional_incident_id("12") == 12
     for bad in ("x", 0, True):
@@ -75,7 +70,8 @@ def test_incident_id_and_flags():
     (ind.URL, "javascript:alert(1)", None),
     (ind.URL, "https://x.example/\u202efdp.exe", None),
     (ind.FILE_NAME, "%APPDATA%\\svcupd.dll", "svcupd.dll"),
-    (ind.MUTEX, "Global\\x\u202ey", "Global\\x y"),
+    (ind.MUTEX, "Global\\x\u202ey", "Global\\x[U+202E]y"),
+    (ind.DNS_NAME, "pay\u200bpal.example", None),
     (ind.URL, True, None),
 ])
 def test_normalise_checks_each_type(kind, raw, expected):
@@ -101,7 +97,7 @@ def test_indicators_are_typed_deduplicated_and_filtered():
     found = ind.indicators(pairs, malicious_only=True)
     assert [(i.type, i.value) for i in found] == [
         (ind.IP_ADDRESS, "203.0.113.9"), (ind.DNS_NAME, "c2.example"), (ind.REGISTRY_KEY, "HKCU\\Run\\x")]
-    assert "\u202e" not in found[-1].description
+    assert "\u202e" not in found[-1].description and "[U+202E]" in found[-1].description
     every = ind.indicators(pairs, malicious_only=False)
     assert (ind.MUTEX, "Global\\M") in [i.key() for i in every]
 
@@ -192,13 +188,11 @@ def test_enrichment_refuses_bad_ids_before_any_call_and_fails_when_tap_knows_non
 def test_member_rows_are_added_once_and_updated_in_place():
     wanted = [{COL_CAMPAIGN_ID: CID, COL_THREAT_ID: TID, COL_STATUS: "falsePositive"},
               {COL_CAMPAIGN_ID: CID, COL_THREAT_ID: "b" * 64, COL_STATUS: "active"}]
-    existing = [{"id": 7, "cells": {COL_CAMPAIGN_ID: {"value": CID}, COL_THREAT_ID: {"value": TID},
-                                    COL_STATUS: {"value": "active"}}}]
+    existing = [(7, {COL_CAMPAIGN_ID: CID, COL_THREAT_ID: TID, COL_STATUS: "active"})]
     adds, updates = plan_member_changes(existing, wanted)
     assert [a[COL_THREAT_ID] for a in adds] == ["b" * 64]
     assert updates == [(7, wanted[0])]
-    existing.append({"id": 8, "cells": {k: {"value": v} for k, v in wanted[1].items()}})
-    existing[0]["cells"][COL_STATUS] = {"value": "falsePositive"}
+    existing = [(7, dict(wanted[0])), (8, dict(wanted[1]))]
     assert plan_member_changes(existing, wanted) == ([], [])
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fn_pp_tap_functions import scheduler as sched
 from fn_pp_tap_functions.errors import SoarRequestError
-from fn_pp_tap_functions.scheduler import INGEST_RULE, Job, Scheduler
+from fn_pp_tap_functions.services import scheduler as sched
+from fn_pp_tap_functions.services.scheduler import INGEST_RULE, Job, Scheduler
 
 
 class FakeCases:

@@ -7,8 +7,13 @@ So its state lives on one SOAR incident, recognised by the field ``pp_tap_contro
 * ``pp_tap_ingest_lease``: who is running now and until when (JSON); taken and renewed with SOAR's
   old_value check, so two overlapping runs can never both work on one window;
 * ``pp_tap_ingest_budget``: SIEM calls made per quota pool per hour over the last 24 hours (JSON), so
-  a catch-up after an outage stays inside TAP's rolling 1,800-a-day limits;
-* the data table ``pp_tap_ingest_runs``: one row per run (the run log).
+  a catch-up after an outage stays inside TAP's rolling 1,800-a-day limits (``pp_tap_people_budget``
+  the same for the People API's 50 a day);
+* the data table ``pp_tap_ingest_runs``: one row per run of ingestion or the sweep (the run log,
+  :class:`RunLogRow`).
+
+Every change is a PATCH with SOAR's old_value check (:meth:`SoarCases.patch_incident`), so two app
+instances can never both believe they hold the lease, and a change made meanwhile is never overwritten.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fn_pp_tap_functions.errors import SoarConflictError
-from fn_pp_tap_functions.soar_cases import SoarCases
-from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
+from fn_pp_tap_functions.errors import InputError, SoarConflictError, SoarRequestError
+from fn_pp_tap_functions.soar.cases import Incident, SoarCases
+from fn_pp_tap_functions.tap.timestamps import epoch_ms, format_tap_time, parse_tap_time
 
 CONTROL_FIELD = "pp_tap_control"
 CONTROL_VALUE = "ingestion"
 CURSOR_FIELD = "pp_tap_ingest_cursor"
 LEASE_FIELD = "pp_tap_ingest_lease"
 BUDGET_FIELD = "pp_tap_ingest_budget"
+PEOPLE_BUDGET_FIELD = "pp_tap_people_budget"
+"""The People API calls the app made per hour over 24 h (like the SIEM budget; see services.investigation)."""
 RUNS_TABLE = "pp_tap_ingest_runs"
 CONTROL_NAME = "Proofpoint TAP: ingestion control"
 CONTROL_DESCRIPTION = (
@@ -44,7 +51,7 @@ def props(incident: Mapping[str, Any]) -> dict[str, Any]:
     return dict(incident.get("properties") or {})
 
 
-def find_control(cases: SoarCases) -> dict | None:
+def find_control(cases: SoarCases) -> Incident | None:
     """The oldest open control incident (duplicates from a creation race are ignored, see ensure_control)."""
     found = cases.find_by_values(CONTROL_FIELD, [CONTROL_VALUE],
                                  extra=[{"field_name": "plan_status", "method": "equals", "value": "A"}])
@@ -52,7 +59,7 @@ def find_control(cases: SoarCases) -> dict | None:
     return candidates[0] if candidates else None
 
 
-def ensure_control(cases: SoarCases, *, now: datetime) -> dict:
+def ensure_control(cases: SoarCases, *, now: datetime) -> Incident:
     """Find the control incident, creating it when missing.
 
     Two app instances may both find none and both create one; afterwards both pick the oldest, so they
@@ -64,13 +71,23 @@ def ensure_control(cases: SoarCases, *, now: datetime) -> dict:
     cases.create_incident({
         "name": CONTROL_NAME,
         "description": {"format": "html", "content": CONTROL_DESCRIPTION},
-        "discovered_date": int(now.timestamp() * 1000),
+        "discovered_date": epoch_ms(now),
         "plan_status": "A",
         "properties": {CONTROL_FIELD: CONTROL_VALUE},
     })
     control = find_control(cases)
-    assert control is not None, "the control incident just created is not found"
+    if control is None:
+        raise SoarRequestError("The ingestion control incident was created but SOAR's search does not find it; "
+                               "try again.", what="find the control incident")
     return control
+
+
+def require_control(incident: Mapping[str, Any]) -> None:
+    """Refuse to keep ingestion state on an incident that is not the control incident."""
+    if props(incident).get(CONTROL_FIELD) != CONTROL_VALUE:
+        raise InputError(f"Incident {incident.get('id')} is not the Proofpoint TAP ingestion control incident "
+                         f"(its field {CONTROL_FIELD} is not '{CONTROL_VALUE}'); run ingestion from the control "
+                         "incident.")
 
 
 # ---------------------------------------------------------------------------------------------- lease
@@ -101,7 +118,7 @@ class LeaseBusy(Exception):
     """Another run holds the lease; the message says until when."""
 
 
-def _with_props(control: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+def _with_props(control: Mapping[str, Any], changes: Mapping[str, Any]) -> Incident:
     """The control incident as our successful PATCH left it.
 
     An old_value PATCH that succeeded means SOAR now holds exactly these values, so reading the incident
@@ -113,7 +130,7 @@ def _with_props(control: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
 
 
 def acquire_lease(cases: SoarCases, control: Mapping[str, Any], holder: str, *, now: datetime,
-                  ttl: timedelta) -> dict:
+                  ttl: timedelta) -> Incident:
     """Take the lease (old_value check) and return the control incident as it now is; LeaseBusy if held."""
     current_text = props(control).get(LEASE_FIELD)
     current = Lease.parse(current_text)
@@ -130,7 +147,7 @@ def acquire_lease(cases: SoarCases, control: Mapping[str, Any], holder: str, *, 
 
 
 def save_progress(cases: SoarCases, control: Mapping[str, Any], holder: str, changes: Mapping[str, Any],
-                  *, now: datetime, ttl: timedelta, release: bool = False) -> dict:
+                  *, now: datetime, ttl: timedelta, release: bool = False) -> Incident:
     """Write cursor/budget and renew the lease in one PATCH that fails if the lease is no longer ours.
 
     ``release``: the run's last save gives the lease up in the same PATCH (one call fewer per run)."""
@@ -202,6 +219,48 @@ class Budget:
     def text(self) -> str:
         return json.dumps({p: {str(h): n for h, n in sorted(b.items())} for p, b in sorted(self.used.items())},
                           sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------- run log
+
+@dataclass(frozen=True)
+class RunLogRow:
+    """One row of the run log: what an ingestion run or a sweep did (``kind`` is ``ingest`` or ``sync``)."""
+
+    kind: str
+    started: datetime | None
+    window: str
+    status: str
+    error: str = ""
+    events_read: int = 0
+    kept: int = 0
+    dropped: str = "none"
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    tap_calls: int = 0
+    duration_s: float = 0.0
+
+    def cells(self) -> dict[str, Any]:
+        return {
+            "pp_tap_run_started": epoch_ms(self.started),
+            "pp_tap_run_kind": self.kind,
+            "pp_tap_run_window": self.window,
+            "pp_tap_run_events_read": self.events_read,
+            "pp_tap_run_kept": self.kept,
+            "pp_tap_run_dropped": self.dropped,
+            "pp_tap_run_created": self.created,
+            "pp_tap_run_updated": self.updated,
+            "pp_tap_run_closed": self.closed,
+            "pp_tap_run_tap_calls": self.tap_calls,
+            "pp_tap_run_duration": round(self.duration_s, 1),
+            "pp_tap_run_status": self.status,
+            "pp_tap_run_error": self.error[:4000],
+        }
+
+
+def add_run_log(cases: SoarCases, control: Mapping[str, Any], row: RunLogRow) -> None:
+    cases.add_row(int(control["id"]), RUNS_TABLE, row.cells())
 
 
 def utcnow() -> datetime:

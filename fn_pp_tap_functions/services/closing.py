@@ -1,8 +1,10 @@
-"""Keeping TAP incidents true: re-check threats with TAP and apply the close policy (I/O around threat_status).
+"""Keeping TAP incidents true: re-check threats with TAP and apply the close policy (the I/O around
+:mod:`fn_pp_tap_functions.closing`).
 
-Three entry points share one path — check each distinct threat once, decide per incident, apply the
+Four entry points share one path — check each distinct threat once, decide per incident, apply the
 decision with SOAR's old_value check, then (only if the check was won) write the notes:
 
+* :func:`close_from_events` — ingestion, for the SIEM events that carry a closing status;
 * :func:`check_incident` — the menu item "Proofpoint TAP: Check threat status" on one incident;
 * :func:`sync_threat_status` — the scheduled sweep over every open TAP incident (paged), plus the
   incidents this app closed (a threat may come back to active), with a row in the run log;
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fn_pp_tap_functions import control as ctl
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions.closing import ClosePolicy, Decision, ThreatCheck, campaign_decision, decide, threat_ids_of
 from fn_pp_tap_functions.errors import (
     InputError,
     SoarConflictError,
@@ -32,24 +35,19 @@ from fn_pp_tap_functions.errors import (
     TapNotFoundError,
     TapRateLimitError,
 )
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar import control as ctl
+from fn_pp_tap_functions.soar.cases import Incident, SoarCases
 from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.tap.events import TapEvent
 from fn_pp_tap_functions.tap.links import tenant_from_threat_url, threat_dashboard_url
 from fn_pp_tap_functions.tap.threats import Campaign, ThreatSummary, parse_campaign_ids
+from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
 from fn_pp_tap_functions.tap.validation import validate_campaign_id
-from fn_pp_tap_functions.threat_status import (
-    CLOSED_BY_APP,
-    ClosePolicy,
-    Decision,
-    ThreatCheck,
-    campaign_decision,
-    decide,
-    threat_ids_of,
-)
 
 LOG = logging.getLogger(__name__)
-GROUP_KEY = "pp_tap_group_key"
 WORKERS = 4
+CAMPAIGN_CHECK_FIELD = "pp_tap_sync_campaign_checked"
+"""Control incident field: when the sweep last asked TAP which threats joined campaigns."""
 
 
 def check_threats(tap: TapClient, threat_ids: Iterable[str], *, tenant: str | None = None,
@@ -78,7 +76,7 @@ def _tenant(incident: Mapping[str, Any]) -> str | None:
     return tenant_from_threat_url((incident.get("properties") or {}).get("pp_tap_dashboard_url"))
 
 
-def apply(cases: SoarCases, incident: dict, decision: Decision) -> str:
+def apply(cases: SoarCases, incident: Incident, decision: Decision) -> str:
     """Apply with the old_value check; only the winner writes notes. Returns what happened."""
     if not decision.changes and not decision.notes:
         return decision.action if decision.action != "update" else "none"
@@ -92,7 +90,7 @@ def apply(cases: SoarCases, incident: dict, decision: Decision) -> str:
     return decision.action
 
 
-def _tenant_link(checks: dict[str, ThreatCheck], incident: dict) -> dict[str, ThreatCheck]:
+def _tenant_link(checks: dict[str, ThreatCheck], incident: Incident) -> dict[str, ThreatCheck]:
     tenant = _tenant(incident)
     if not tenant:
         return checks
@@ -103,6 +101,39 @@ def _tenant_link(checks: dict[str, ThreatCheck], incident: dict) -> dict[str, Th
                                 threat_dashboard_url(tid, tenant), check.changed_at)
         out[tid] = check
     return out
+
+
+# ------------------------------------------------------------------------------------------ SIEM verdicts
+
+def close_from_events(cases: SoarCases, tap: TapClient, events: Iterable[TapEvent], policy: ClosePolicy, *,
+                      now: datetime, on_close: Callable[[int], None]) -> None:
+    """SIEM events that carry a closing status (falsePositive, cleared if chosen) apply the close policy to
+    the open incidents of their threats at once, without waiting for the sweep; ``on_close`` hears of each
+    incident closed, as it is closed."""
+    verdicts: dict[str, ThreatCheck] = {}
+    for event in events:
+        for threat in event.threats:
+            if threat.threat_id and threat.status in policy.close_statuses:
+                verdicts[threat.threat_id] = ThreatCheck(threat.threat_id, status=threat.status,
+                                                         dashboard_url=threat.threat_url,
+                                                         changed_at=threat.threat_time)
+    if not verdicts:
+        return
+    incidents: dict[int, Incident] = {}
+    for threat_id in sorted(verdicts):
+        for incident in cases.query([{"field_name": f"properties.{F.THREAT_IDS}", "method": "contains",
+                                      "value": threat_id},
+                                     {"field_name": "plan_status", "method": "equals", "value": "A"}]):
+            incidents[int(incident["id"])] = incident
+    if not incidents:
+        return
+    others = {t for inc in incidents.values() for t in threat_ids_of(inc)} - set(verdicts)
+    checks = dict(check_threats(tap, others)) if others and policy.match == "all" else {}
+    checks.update(verdicts)
+    for incident_id in sorted(incidents):
+        incident = incidents[incident_id]
+        if apply(cases, incident, decide(incident, checks, policy, now=now)) == "close":
+            on_close(incident_id)
 
 
 # ------------------------------------------------------------------------------------------ one incident
@@ -117,7 +148,7 @@ def check_incident(cases: SoarCases, tap: TapClient, incident_id: Any, policy: C
         raise InputError(f"Incident {incident['id']} names no Proofpoint TAP threat (its pp_tap_threat_ids field "
                          "is empty); this menu item is for incidents made by Proofpoint TAP ingestion.")
     if not str(incident.get("plan_status") or "A").startswith("A") and not (incident.get("properties") or {}).get(
-            CLOSED_BY_APP):
+            F.CLOSED_BY_APP):
         return {"incident_id": incident["id"], "action": "leave_closed", "threats": [],
                 "reason": f"Incident {incident['id']} is closed (by an analyst); it is left alone."}
     checks = _tenant_link(check_threats(tap, threat_ids_of(incident)), incident)
@@ -159,7 +190,7 @@ class SweepReport:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "started"}
 
-    def log_row(self) -> dict[str, Any]:
+    def log_row(self) -> ctl.RunLogRow:
         remarks = [self.error] if self.error else []
         if self.threat_errors:
             remarks.append(f"{len(self.threat_errors)} threat(s) not checked: "
@@ -167,23 +198,17 @@ class SweepReport:
         if self.incident_errors:
             remarks.append(f"{len(self.incident_errors)} incident(s) not updated (next run retries): "
                            + "; ".join(f"#{i}: {e}" for i, e in list(self.incident_errors.items())[:5]))
-        return {
-            "pp_tap_run_started": int(self.started.timestamp() * 1000) if self.started else None,
-            "pp_tap_run_kind": "sync",
-            "pp_tap_run_window": f"{self.incidents} incidents, {self.threats} threats",
-            "pp_tap_run_events_read": 0, "pp_tap_run_kept": 0, "pp_tap_run_dropped": "none",
-            "pp_tap_run_created": 0, "pp_tap_run_updated": self.updated + self.reopened + self.campaign_updates,
-            "pp_tap_run_closed": self.closed, "pp_tap_run_tap_calls": self.tap_calls,
-            "pp_tap_run_duration": round(self.duration_s, 1), "pp_tap_run_status": self.status,
-            "pp_tap_run_error": " | ".join(remarks)[:4000],
-        }
+        return ctl.RunLogRow(
+            kind="sync", started=self.started, window=f"{self.incidents} incidents, {self.threats} threats",
+            status=self.status, error=" | ".join(remarks), updated=self.updated + self.reopened + self.campaign_updates,
+            closed=self.closed, tap_calls=self.tap_calls, duration_s=self.duration_s)
 
 
-def tap_incidents(cases: SoarCases, *, extra: list[dict] | None = None) -> list[dict]:
+def tap_incidents(cases: SoarCases, *, extra: list[dict[str, Any]] | None = None) -> list[Incident]:
     """Open TAP incidents, and those this app closed (a threat may come back), paged: any number."""
-    open_ = list(cases.query([{"field_name": f"properties.{GROUP_KEY}", "method": "has_a_value"},
+    open_ = list(cases.query([{"field_name": f"properties.{F.GROUP_KEY}", "method": "has_a_value"},
                               {"field_name": "plan_status", "method": "equals", "value": "A"}] + (extra or [])))
-    closed = list(cases.query([{"field_name": f"properties.{CLOSED_BY_APP}", "method": "has_a_value"},
+    closed = list(cases.query([{"field_name": f"properties.{F.CLOSED_BY_APP}", "method": "has_a_value"},
                                {"field_name": "plan_status", "method": "equals", "value": "C"}] + (extra or [])))
     return open_ + closed
 
@@ -210,9 +235,6 @@ def campaign_membership(tap: TapClient, *, since: datetime, now: datetime) -> di
             if member.threat_id:
                 membership[member.threat_id] = ref.id
     return membership
-
-
-CAMPAIGN_CHECK_FIELD = "pp_tap_sync_campaign_checked"
 
 
 def sync_threat_status(cases: SoarCases, tap: TapClient, policy: ClosePolicy, *, control_id: Any = None,
@@ -250,18 +272,16 @@ def sync_threat_status(cases: SoarCases, tap: TapClient, policy: ClosePolicy, *,
         report.tap_calls = tap.total_calls - calls_before
         report.duration_s = time.monotonic() - clock
         try:
-            cases.add_row(int(control["id"]), ctl.RUNS_TABLE, report.log_row())
+            ctl.add_run_log(cases, control, report.log_row())
         except SoarError as err:
             LOG.warning("could not write the sync run log: %s", err)
         report.soar_calls = cases.calls
     return report
 
 
-def _campaigns(cases: SoarCases, tap: TapClient, control: dict, now: datetime, report: SweepReport
+def _campaigns(cases: SoarCases, tap: TapClient, control: Incident, now: datetime, report: SweepReport
                ) -> dict[str, str]:
     """Campaign membership since the last sweep's look, remembered on the control incident."""
-    from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
-
     last = parse_tap_time(ctl.props(control).get(CAMPAIGN_CHECK_FIELD)) or now - timedelta(days=1)
     if now - last < timedelta(minutes=30):
         return {}  # at most two campaign-id calls an hour: the API allows 50 a day
@@ -277,7 +297,7 @@ def _campaigns(cases: SoarCases, tap: TapClient, control: dict, now: datetime, r
     return membership
 
 
-def _sync_one(cases: SoarCases, incident: dict, checks: dict[str, ThreatCheck], membership: Mapping[str, str],
+def _sync_one(cases: SoarCases, incident: Incident, checks: dict[str, ThreatCheck], membership: Mapping[str, str],
               policy: ClosePolicy, now: datetime, report: SweepReport) -> None:
     decision = decide(incident, checks, policy, now=now)
     outcome = apply(cases, incident, decision)
@@ -306,7 +326,7 @@ def close_campaign(cases: SoarCases, tap: TapClient, campaign_id: Any, policy: C
     """Apply the policy to every open incident of one campaign (the campaign menu item)."""
     campaign_id = validate_campaign_id(campaign_id)
     now = now or ctl.utcnow()
-    incidents = list(cases.query([{"field_name": "properties.pp_tap_campaign_id", "method": "contains",
+    incidents = list(cases.query([{"field_name": f"properties.{F.CAMPAIGN_ID}", "method": "contains",
                                    "value": campaign_id},
                                   {"field_name": "plan_status", "method": "equals", "value": "A"}]))
     checks = check_threats(tap, {t for inc in incidents for t in threat_ids_of(inc)})

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fn_pp_tap_functions.closing import ClosePolicy, ThreatCheck, campaign_decision, decide, read_close_policy
 from fn_pp_tap_functions.errors import InputError
-from fn_pp_tap_functions.threat_status import ClosePolicy, ThreatCheck, campaign_decision, decide
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def test_mixed_statuses_stay_open_with_the_status_field_updated_and_a_reason():
 
 
 def test_any_and_cleared_options():
-    policy = ClosePolicy.from_inputs({"pp_tap_close_statuses": "falsePositive, cleared", "pp_tap_close_when": "any"})
+    policy = read_close_policy({"pp_tap_close_statuses": "falsePositive, cleared", "pp_tap_close_when": "any"})
     assert decide(incident("a", "b"), checks(a="cleared", b="active"), policy, now=NOW).action == "close"
     assert decide(incident("a"), checks(a="cleared"), ClosePolicy(), now=NOW).action != "close"
 
@@ -97,7 +97,7 @@ def test_hostile_values_are_escaped_in_notes():
 ])
 def test_bad_policy_inputs_are_named(inputs, named):
     with pytest.raises(InputError, match=named):
-        ClosePolicy.from_inputs(inputs)
+        read_close_policy(inputs)
 
 
 def test_campaign_join_is_recorded_once():

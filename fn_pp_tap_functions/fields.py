@@ -1,11 +1,13 @@
-"""Names of the SOAR objects ingestion writes: managed incident fields, the events data table, artifact types.
+"""Names of the SOAR objects the app reads and writes on TAP incidents: managed fields, the close policy's
+fields, the events data table, artifact types.
 
 These names must exist in the app's customizations (``customize/``); they are collected here so the
-customizations, the SOAR I/O code and the tests use one spelling.
+customizations, the pure cores, the services and the tests use one spelling.
 
-Managed fields are the app's bookkeeping: they are written by :mod:`.plan` from the evidence, never by the
-incident template, because finding the incident for a group again (``pp_tap_group_key``) and keeping
-counts right under replays depend on them being exact.
+Managed fields are the app's bookkeeping: they are written by :mod:`.ingest.plan` from the evidence, never
+by the incident template, because finding the incident for a group again (``pp_tap_group_key``) and keeping
+counts right under replays depend on them being exact. The close policy (:mod:`.closing`) reads the threat
+ids and writes the status and its own fields.
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ MANAGED_FIELDS: tuple[str, ...] = (
     DASHBOARD_URL,
     LEDGER,
 )
+
+# ------------------------------------------------------------------------------ close policy's own fields
+
+CLOSED_BY_APP = "pp_tap_fp_closed"
+"""text: ISO time the app closed the incident; empty otherwise."""
+CLOSE_NOTED = "pp_tap_fp_noted"
+"""text: ISO time the close note was written (a failed note is finished by a later sweep)."""
+MISSING_THREATS = "pp_tap_missing_threats"
+"""text: threats TAP no longer knows (404), already noted once."""
 
 # ------------------------------------------------------------------------------------ events data table
 

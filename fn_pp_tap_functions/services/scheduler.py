@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fn_pp_tap_functions.control import ensure_control, utcnow
 from fn_pp_tap_functions.errors import TapAppError
-from fn_pp_tap_functions.soar_cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.control import ensure_control, utcnow
 
 LOG = logging.getLogger(__name__)
 INGEST_RULE = "Proofpoint TAP: Ingest events"

@@ -1,10 +1,6 @@
-"""The close policy: when Proofpoint changes its mind about a threat, what happens to its incident.
+"""Close decisions: given TAP's current word on an incident's threats and the close policy, what to change.
 
-Pure decisions, no I/O. The policy comes from the workflow's pre-processing script (never from code):
-which statuses close an incident (falsePositive by default, optionally cleared), whether all or any
-of its threats must have one, the resolution, what happens when a threat returns to active after the
-app closed its incident (reopen, or a note only), and whether notes are written at all.
-
+Pure decisions, no I/O (the service :mod:`fn_pp_tap_functions.services.closing` asks TAP and applies them).
 Every decision is a set of field changes to be applied with SOAR's old_value check plus the notes
 that only the writer that won the check may write, so a sweep and an analyst's menu click at the
 same moment close an incident once and write one note.
@@ -18,64 +14,16 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from fn_pp_tap_functions.errors import InputError
+from fn_pp_tap_functions.closing.policy import ClosePolicy
+from fn_pp_tap_functions.fields import (
+    CAMPAIGN_ID,
+    CLOSE_NOTED,
+    CLOSED_BY_APP,
+    MISSING_THREATS,
+    THREAT_IDS,
+    THREAT_STATUS,
+)
 from fn_pp_tap_functions.tap.timestamps import format_tap_time
-
-STATUSES = ("active", "cleared", "falsePositive")
-RESOLUTIONS = ("Not an Issue", "Resolved", "Duplicate", "Unresolved")
-THREAT_IDS = "pp_tap_threat_ids"
-THREAT_STATUS = "pp_tap_threat_status"
-CAMPAIGN_ID = "pp_tap_campaign_id"
-CLOSED_BY_APP = "pp_tap_fp_closed"  # ISO time the app closed the incident; empty otherwise
-CLOSE_NOTED = "pp_tap_fp_noted"  # ISO time the close note was written (a failed note is finished later)
-MISSING = "pp_tap_missing_threats"  # threats TAP no longer knows, already noted once
-
-
-@dataclass(frozen=True)
-class ClosePolicy:
-    close_statuses: frozenset[str] = frozenset({"falsePositive"})
-    match: str = "all"
-    resolution: str = "Not an Issue"
-    reopen: str = "note"
-    notes: bool = True
-
-    @classmethod
-    def from_inputs(cls, inputs: Mapping[str, Any]) -> ClosePolicy:
-        """Build from the workflow's inputs; a bad value names the input and what is allowed."""
-        def text(name: str) -> str:
-            value = inputs.get(name)
-            return "" if value is None else str(value).strip()
-
-        statuses = frozenset({"falsePositive"})
-        if text("pp_tap_close_statuses"):
-            wanted = {s.strip() for s in text("pp_tap_close_statuses").replace(";", ",").split(",") if s.strip()}
-            lowered = {s.lower(): s for s in STATUSES}
-            unknown = [s for s in wanted if s.lower() not in lowered]
-            if unknown or not wanted:
-                raise InputError(f"pp_tap_close_statuses: {', '.join(unknown) or 'nothing'} is not a threat status "
-                                 f"that can close an incident; use falsePositive and/or cleared.")
-            statuses = frozenset(lowered[s.lower()] for s in wanted)
-            if "active" in statuses:
-                raise InputError("pp_tap_close_statuses: 'active' cannot close an incident; use falsePositive "
-                                 "and/or cleared.")
-        match = text("pp_tap_close_when").lower() or "all"
-        if match not in ("all", "any"):
-            raise InputError(f"pp_tap_close_when: {match!r} is not allowed; use 'all' (every threat of the "
-                             "incident) or 'any' (at least one).")
-        resolution = text("pp_tap_close_resolution") or "Not an Issue"
-        if resolution not in RESOLUTIONS:
-            raise InputError(f"pp_tap_close_resolution: {resolution!r} is not a SOAR resolution; use one of "
-                             f"{', '.join(RESOLUTIONS)}.")
-        reopen = text("pp_tap_reopen_policy").lower() or "note"
-        if reopen not in ("reopen", "note"):
-            raise InputError(f"pp_tap_reopen_policy: {reopen!r} is not allowed; use 'reopen' or 'note'.")
-        notes = inputs.get("pp_tap_close_notes")
-        notes = True if notes is None or notes == "" else str(notes).strip().lower() not in ("false", "no", "off", "0")
-        return cls(statuses, match, resolution, reopen, notes)
-
-    def describe(self) -> dict[str, Any]:
-        return {"close_statuses": sorted(self.close_statuses), "match": self.match, "resolution": self.resolution,
-                "reopen": self.reopen, "notes": self.notes}
 
 
 @dataclass(frozen=True)
@@ -137,7 +85,7 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
         return Decision("none", "the incident names no Proofpoint TAP threat (pp_tap_threat_ids is empty)")
     mine = [checks[t] for t in ids if t in checks]
     known = [c for c in mine if c.status and not c.error and not c.missing]
-    statuses = sorted({c.status for c in known})
+    statuses = sorted({c.status for c in known if c.status})
     status_text = ", ".join(statuses) or None
     changes: dict[str, Any] = {}
     expected: dict[str, Any] = {}
@@ -151,10 +99,10 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
 
     # threats TAP no longer knows: one note, once
     missing = sorted(c.threat_id for c in mine if c.missing)
-    noted = {t for t in str(props.get(MISSING) or "").split(",") if t}
+    noted = {t for t in str(props.get(MISSING_THREATS) or "").split(",") if t}
     newly_missing = [t for t in missing if t not in noted]
     if newly_missing:
-        change(MISSING, ",".join(sorted(noted | set(newly_missing))))
+        change(MISSING_THREATS, ",".join(sorted(noted | set(newly_missing))))
         if policy.notes:
             notes.append(_note("threat no longer known to TAP", newly_missing,
                                "TAP answers 404 for these threats (deleted or merged). The incident is left as it "

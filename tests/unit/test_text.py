@@ -1,8 +1,8 @@
-"""Making attacker text inert: controls, bidi marks, newlines, surrogates, lengths, HTML cuts."""
+"""The one inert-text policy: controls, bidi and zero-width marks, newlines, surrogates, lengths, HTML cuts."""
 
 from __future__ import annotations
 
-from fn_pp_tap_functions.ingest import text as T
+from fn_pp_tap_functions import text as T
 
 
 def test_controls_removed_tab_newline_kept_in_multiline():
@@ -17,6 +17,17 @@ def test_single_line_flattens():
 def test_bidi_marks_made_visible():
     assert T.line("invoice\u202efdp.exe \u2066x\u2069\u200e\u200f\u061c") == (
         "invoice[U+202E]fdp.exe [U+2066]x[U+2069][U+200E][U+200F][U+061C]")
+
+
+def test_zero_width_marks_made_visible_so_a_lookalike_is_not_the_original():
+    assert T.line("pay\u200bpal.example \ufeffx\u2060y\u200dz") == (
+        "pay[U+200B]pal.example [U+FEFF]x[U+2060]y[U+200D]z")
+    assert T.line("paypal.example") == "paypal.example"
+
+
+def test_controls_are_removed_and_white_space_collapsed_in_one_line():
+    assert T.line("a\x00b\u202ec\n d") == "ab[U+202E]c d"
+    assert len(T.line("x" * 1000, 50)) == 50
 
 
 def test_surrogates_and_limits():

@@ -1,4 +1,4 @@
-"""``pp_tap_get_forensics``: TAP's sandbox evidence for threats or a campaign, shaped for an incident.
+"""``pp_tap_get_forensics``, the pure part: TAP's sandbox evidence for threats or a campaign, shaped for an incident.
 
 What the function returns and does:
 
@@ -14,23 +14,23 @@ What the function returns and does:
 Without an incident ID nothing is compared or attached: everything is returned (for playbooks).
 Everything from the sandbox is attacker-influenced: the report and note are rendered with autoescaping,
 artifact values are checked per type (see :mod:`.indicators`) and row texts are made plain.
+The calls (TAP, and SOAR for what the incident already has) are made by
+:func:`fn_pp_tap_functions.services.investigation.get_forensics`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from fn_pp_tap_functions.errors import InputError, TapNotFoundError
+from fn_pp_tap_functions.errors import InputError
 from fn_pp_tap_functions.investigation import indicators as ind
-from fn_pp_tap_functions.investigation.common import digest, inert, split_ids
-from fn_pp_tap_functions.investigation.soar_io import InvestigationCases
-from fn_pp_tap_functions.rendering import render_template
-from fn_pp_tap_functions.soar_cases import row_cells
-from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.investigation.common import digest, split_ids
 from fn_pp_tap_functions.tap.forensics import Evidence, Forensics, ForensicsReport
 from fn_pp_tap_functions.tap.timestamps import iso_or_none
 from fn_pp_tap_functions.tap.validation import validate_campaign_id, validate_threat_id
+from fn_pp_tap_functions.text import line
 
 MAX_LOOKUPS = 10
 """Forensics calls per run (TAP throttles Forensics by request type without publishing numbers)."""
@@ -54,7 +54,8 @@ COLUMNS: dict[str, str] = {
 """Column -> SOAR input type, in display order (the key last: it is for de-duplication)."""
 
 
-def _targets(threat_ids: Any, campaign_ids: Any, include_campaign: bool) -> list[tuple[str, str]]:
+def targets(threat_ids: Any, campaign_ids: Any, include_campaign: bool) -> list[tuple[str, str]]:
+    """``(kind, id)`` to ask TAP about, every input checked before any call."""
     threats = split_ids(threat_ids, "threat ID", validate_threat_id, limit=MAX_LOOKUPS)
     campaigns = split_ids(campaign_ids, "campaign ID", validate_campaign_id, limit=MAX_LOOKUPS)
     if threats and campaigns:
@@ -74,7 +75,7 @@ def _detail(what: Mapping[str, object]) -> str:
             continue
         shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
         parts.append(f"{key}={shown}")
-    return inert("; ".join(parts), 1000)
+    return line("; ".join(parts), 1000)
 
 
 def evidence_row(report: ForensicsReport, evidence: Evidence) -> dict[str, Any]:
@@ -82,13 +83,13 @@ def evidence_row(report: ForensicsReport, evidence: Evidence) -> dict[str, Any]:
     source = f"{(report.scope or 'THREAT').lower()} {report.id or '?'}"
     platforms = ", ".join(p.name or p.os or "?" for p in evidence.platforms)
     return {
-        COL_SOURCE: inert(source, 200),
+        COL_SOURCE: line(source, 200),
         COL_TYPE: evidence.type,
-        COL_DISPLAY: inert(evidence.display, 500) or None,
+        COL_DISPLAY: line(evidence.display, 500) or None,
         COL_MALICIOUS: bool(evidence.malicious),
         COL_ENGINE: evidence.engine,
         COL_DETAIL: _detail(evidence.what) or None,
-        COL_PLATFORMS: inert(platforms, 200) or None,
+        COL_PLATFORMS: line(platforms, 200) or None,
         COL_KEY: digest([report.scope, report.id, evidence.to_dict()], 24),
     }
 
@@ -107,27 +108,19 @@ def merge_reports(answers: Sequence[Forensics]) -> list[ForensicsReport]:
     return out
 
 
-def get_forensics(client: TapClient, threat_ids: Any = None, campaign_ids: Any = None, *,
-                  include_campaign_forensics: bool = False, malicious_only: bool = True,
-                  cases: InvestigationCases | None = None, incident_id: int | None = None,
-                  profile: str | None = None) -> dict[str, Any]:
-    targets = _targets(threat_ids, campaign_ids, include_campaign_forensics)
-    answers: list[Forensics] = []
-    not_found: list[str] = []
-    for kind, ident in targets:
-        try:
-            if kind == "threat":
-                payload = client.forensics(threat_id=ident, include_campaign_forensics=include_campaign_forensics)
-            else:
-                payload = client.forensics(campaign_id=ident)
-        except TapNotFoundError:
-            not_found.append(f"{kind} {ident}")
-            continue
-        answers.append(Forensics.from_api(payload))
-    if not answers:
-        raise TapNotFoundError(f"Proofpoint TAP has no forensics for {', '.join(not_found)}: the threat or campaign "
-                               "is unknown or was not sandboxed.", what="forensics")
+@dataclass(frozen=True)
+class ForensicsFindings:
+    """What the evidence holds, before it is compared with an incident: the result, indicators and rows."""
 
+    result: dict[str, Any]
+    indicators: list[ind.Indicator]
+    rows: list[dict[str, Any]]
+
+
+def findings(target_list: Sequence[tuple[str, str]], answers: Sequence[Forensics], not_found: Sequence[str], *,
+             malicious_only: bool, include_campaign_forensics: bool, incident_id: int | None,
+             profile: str | None) -> ForensicsFindings:
+    """The result for TAP's answers; everything is "new" until :func:`compare` sees the incident."""
     reports = merge_reports(answers)
     pairs = [(r, e) for r in reports for e in r.evidence if e.malicious or not malicious_only]
     found = ind.indicators(pairs, malicious_only=malicious_only)
@@ -138,15 +131,16 @@ def get_forensics(client: TapClient, threat_ids: Any = None, campaign_ids: Any =
                      "evidence": [e.to_dict() for e in r.evidence if e.malicious or not malicious_only]}
                     for r in reports]
     evidence_digest = digest([report_dicts, malicious_only], 12)
-    label = targets[0][1][:12] + (f"-and-{len(targets) - 1}-more" if len(targets) > 1 else "")
-    attachment_name = f"proofpoint-tap-forensics-{targets[0][0]}-{label}-{evidence_digest}.html"
+    first_kind, first_id = target_list[0]
+    label = first_id[:12] + (f"-and-{len(target_list) - 1}-more" if len(target_list) > 1 else "")
+    attachment_name = f"proofpoint-tap-forensics-{first_kind}-{label}-{evidence_digest}.html"
 
     counts: dict[str, int] = {}
     for _, evidence in pairs:
         counts[evidence.type or "other"] = counts.get(evidence.type or "other", 0) + 1
     result: dict[str, Any] = {
-        "targets": [f"{k} {i}" for k, i in targets],
-        "not_found": not_found,
+        "targets": [f"{k} {i}" for k, i in target_list],
+        "not_found": list(not_found),
         "generated": iso_or_none(generated),
         "malicious_only": malicious_only,
         "include_campaign_forensics": include_campaign_forensics,
@@ -162,20 +156,20 @@ def get_forensics(client: TapClient, threat_ids: Any = None, campaign_ids: Any =
         "profile": profile,
         "more_to_add": False,
     }
-    if cases is not None and incident_id is not None:
-        existing = ind.existing_keys(cases.artifacts(incident_id))
-        new_artifacts = ind.new_only(found, existing)
-        have_rows = {row_cells(r).get(COL_KEY) for r in cases.rows(incident_id, TABLE)}
-        new_rows = [r for r in rows if r[COL_KEY] not in have_rows]
-        result["more_to_add"] = len(new_artifacts) > MAX_NEW_ARTIFACTS or len(new_rows) > MAX_NEW_ROWS
-        result["new_artifacts"] = [i.to_dict() for i in new_artifacts[:MAX_NEW_ARTIFACTS]]
-        result["new_rows"] = new_rows[:MAX_NEW_ROWS]
-        names = {a.get("name") for a in cases.attachments(incident_id)}
-        if attachment_name not in names:
-            html = render_template("forensics_report.html.j2", result=result, generated=result["generated"])
-            added = cases.add_attachment(incident_id, attachment_name, html.encode("utf-8"), "text/html")
-            result["attachment"] = {"name": attachment_name, "added": True,
-                                    "id": added.get("id") if isinstance(added, Mapping) else None}
+    return ForensicsFindings(result, found, rows)
+
+
+def compare(found: ForensicsFindings, artifacts: Iterable[Mapping[str, object]], row_keys: Iterable[object]) -> None:
+    """Keep in the result only the indicators and rows the incident does not have yet (at most a run's worth)."""
+    result = found.result
+    new_artifacts = ind.new_only(found.indicators, ind.existing_keys(artifacts))
+    have_rows = set(row_keys)
+    new_rows = [r for r in found.rows if r[COL_KEY] not in have_rows]
+    result["more_to_add"] = len(new_artifacts) > MAX_NEW_ARTIFACTS or len(new_rows) > MAX_NEW_ROWS
+    result["new_artifacts"] = [i.to_dict() for i in new_artifacts[:MAX_NEW_ARTIFACTS]]
+    result["new_rows"] = new_rows[:MAX_NEW_ROWS]
+
+
+def mark_changed(result: dict[str, Any]) -> None:
+    """``changed``: anything new (the attachment, indicators, rows), so the script writes the note only then."""
     result["changed"] = bool(result["attachment"]["added"] or result["new_artifacts"] or result["new_rows"])
-    result["note_html"] = render_template("forensics_note.html.j2", result=result)
-    return result

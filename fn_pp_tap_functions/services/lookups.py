@@ -9,24 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fn_pp_tap_functions.rendering import render_template
+from fn_pp_tap_functions.services.rendering import render_template
 from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.tap.links import dashboard_link
 from fn_pp_tap_functions.tap.threats import Campaign, ThreatSummary
 from fn_pp_tap_functions.tap.validation import validate_campaign_id, validate_threat_id
 
 NOTE_MAX_MEMBERS = 50
-
-
-def dashboard_link(dashboard_url: str | None, threat_id: str) -> str | None:
-    """The threat's page in the TAP dashboard.
-
-    The dashboard's address holds the customer's own TAP organisation id, which the Threat API does
-    not return, so it comes from the `dashboard_url` setting (e.g.
-    https://threatinsight.proofpoint.com/<org-id>); without it there is no link rather than a wrong one.
-    """
-    if not dashboard_url:
-        return None
-    return f"{dashboard_url.rstrip('/')}/threat/email/{threat_id}"
 
 
 def get_threat(client: TapClient, threat_id: Any, *, dashboard_url: str | None = None,

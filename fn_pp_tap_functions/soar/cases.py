@@ -1,0 +1,280 @@
+"""The SOAR REST calls the app makes itself: incidents, notes, artifacts, attachments, data-table rows, rules.
+
+Why not resilient-lib's SOARCommon: it retries every failed POST five times with growing delays (a
+400 as well as a 500, and a POST that SOAR did apply may be applied again), and it turns errors into
+generic text. Ingestion must know exactly which call failed so that nothing is written twice: every
+call here is made once, a failure becomes a :class:`SoarRequestError` naming the operation and SOAR's
+answer (the one place where the REST client's exceptions become ours), and the callers' idempotent
+design (look up by group key, add only what is missing) makes a rerun finish the job.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+from resilient import Patch
+from resilient.co3 import PatchConflictException, SimpleHTTPException
+from resilient.co3base import BasicHTTPException
+
+from fn_pp_tap_functions.errors import SoarConflictError, SoarRequestError
+
+NO_RETRY = list(range(300, 600))  # every HTTP error is answered once; the caller decides what next
+PAGE = 500
+IN_CHUNK = 200  # values per `in` condition: keeps a query URL/body small and SOAR's planner happy
+
+Incident = dict[str, Any]
+"""An incident as SOAR returns it with ``handle_format=names`` (``properties`` holds the custom fields)."""
+Condition = dict[str, Any]
+"""One ``query_paged`` condition: ``{"field_name", "method", "value"}``."""
+
+
+class RestClient(Protocol):
+    """What the app uses of resilient's ``SimpleClient`` (the runtime's ``rest_client()``)."""
+
+    def get(self, uri: str, *args: Any, **kwargs: Any) -> Any: ...
+
+    def post(self, uri: str, payload: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def put(self, uri: str, payload: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def delete(self, uri: str, *args: Any, **kwargs: Any) -> Any: ...
+
+    def patch(self, uri: str, patch: Patch, *args: Any, **kwargs: Any) -> Any: ...
+
+    def post_attachment(self, uri: str, filepath: str | None, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def _reason(err: Exception) -> tuple[int | None, str]:
+    response = getattr(err, "response", None)
+    status = getattr(response, "status_code", None)
+    text = ""
+    if response is not None:
+        try:
+            body = response.json()
+            text = body.get("message") or body.get("title") or json.dumps(body)[:300]
+        except ValueError:
+            text = (response.text or "")[:300]
+    return status, text or str(err)[:300]
+
+
+def _refused(what: str, err: Exception) -> SoarRequestError:
+    if isinstance(err, BasicHTTPException | SimpleHTTPException):
+        status, text = _reason(err)
+        return SoarRequestError(f"SOAR refused to {what} (HTTP {status}): {text}", status=status, what=what)
+    return SoarRequestError(f"Could not reach SOAR to {what}: {type(err).__name__}: {str(err)[:200]}", what=what)
+
+
+def _entities(result: Any) -> list[Any]:
+    """A list answer, whether SOAR sends the list itself or wraps it in ``entities``/``data``."""
+    if isinstance(result, Mapping):
+        result = result.get("entities") or result.get("data") or []
+    return list(result or [])
+
+
+class SoarCases:
+    """Incident operations on one SOAR org, through a resilient SimpleClient (the app's API key).
+
+    ``calls`` counts the REST calls made, for the run reports.
+    """
+
+    def __init__(self, client: RestClient) -> None:
+        self.client = client
+        self.calls = 0
+
+    # ------------------------------------------------------------------------------------- plumbing
+
+    def _do(self, what: str, method: str, uri: str, payload: Any = None) -> Any:
+        self.calls += 1
+        try:
+            if method == "GET":
+                return self.client.get(uri, skip_retry=NO_RETRY)
+            if method == "POST":
+                return self.client.post(uri, payload, skip_retry=NO_RETRY)
+            if method == "PUT":
+                return self.client.put(uri, payload, skip_retry=NO_RETRY)
+            if method == "DELETE":
+                return self.client.delete(uri, skip_retry=NO_RETRY)
+        except Exception as err:  # resilient's HTTP exceptions, connection errors, timeouts
+            raise _refused(what, err) from None
+        raise ValueError(method)
+
+    def _record(self, what: str, method: str, uri: str, payload: Any = None) -> dict[str, Any]:
+        """A call whose answer is one SOAR object (an incident, a note, a row)."""
+        result = self._do(what, method, uri, payload)
+        return result if isinstance(result, dict) else {}
+
+    # ------------------------------------------------------------------------------------- incidents
+
+    def get_incident(self, incident_id: int) -> Incident:
+        return self._record(f"read incident {incident_id}", "GET", f"/incidents/{int(incident_id)}?handle_format=names")
+
+    def query(self, conditions: list[Condition], *, sorts: list[dict[str, str]] | None = None,
+              page: int = PAGE) -> Iterator[Incident]:
+        """Every incident matching all `conditions`, page by page (any number of incidents)."""
+        start = 0
+        while True:
+            body = {"filters": [{"conditions": conditions}], "start": start, "length": page,
+                    "sorts": sorts or [{"field_name": "id", "type": "asc"}]}
+            result = self._do("search incidents", "POST", "/incidents/query_paged?return_level=full"
+                              "&handle_format=names", body)
+            data = result.get("data") or []
+            yield from data
+            start += len(data)
+            if not data or start >= int(result.get("recordsTotal") or 0):
+                return
+
+    def find_by_values(self, field: str, values: Iterable[str], *, extra: list[Condition] | None = None
+                       ) -> dict[str, list[Incident]]:
+        """Incidents whose custom field `field` holds one of `values`, keyed by value.
+
+        One query per IN_CHUNK values, so a window with 5,000 groups costs 25 queries, not 5,000.
+        """
+        wanted = sorted({v for v in values if v})
+        found: dict[str, list[Incident]] = {}
+        for i in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[i:i + IN_CHUNK]
+            conditions = [{"field_name": f"properties.{field}", "method": "in", "value": chunk}] + (extra or [])
+            for incident in self.query(conditions):
+                value = (incident.get("properties") or {}).get(field)
+                if value in chunk:
+                    found.setdefault(value, []).append(incident)
+        return found
+
+    def create_incident(self, body: Mapping[str, Any]) -> Incident:
+        return self._record("create an incident", "POST", "/incidents?handle_format=names", dict(body))
+
+    def patch_incident(self, incident: Mapping[str, Any], changes: Mapping[str, Any],
+                       *, expected: Mapping[str, Any] | None = None) -> None:
+        """Change fields only if they still hold what we read (SOAR's old_value check).
+
+        `changes` maps a field ("plan_status", "properties.x") to its new value; `expected` overrides the
+        old value to check. A conflict raises SoarConflictError: someone else got there first.
+        """
+        if not changes:
+            return
+        patch = Patch(dict(incident))
+        for name, value in changes.items():
+            if expected and name in expected:
+                patch.add_value(name, value, old_value=expected[name])
+            else:
+                patch.add_value(name, value)
+        self.calls += 1
+        try:
+            self.client.patch(f"/incidents/{int(incident['id'])}", patch, overwrite_conflict=False)
+        except PatchConflictException as err:
+            fields = tuple(f.get("field") for f in (err.patch_status.patch_status_dict.get("field_failures") or []))
+            raise SoarConflictError(
+                f"Incident {incident['id']} was changed by someone else ({', '.join(fields) or 'fields'}) "
+                "while this function worked on it; nothing was overwritten.", fields=fields) from None
+        except Exception as err:
+            raise _refused(f"update incident {incident['id']}", err) from None
+
+    # ------------------------------------------------------------------------------------- children
+
+    def add_note(self, incident_id: int, html: str) -> dict[str, Any]:
+        return self._record(f"add a note to incident {incident_id}", "POST", f"/incidents/{int(incident_id)}/comments",
+                            {"text": {"format": "html", "content": html}})
+
+    def notes(self, incident_id: int) -> list[dict[str, Any]]:
+        return _entities(self._do(f"read the notes of incident {incident_id}", "GET",
+                                  f"/incidents/{int(incident_id)}/comments"))
+
+    def note_texts(self, incident_id: int) -> set[str]:
+        """The text of every note of the incident (to compare a note with before writing it again)."""
+        return {text for note in self.notes(incident_id) if (text := _content(note.get("text"))) is not None}
+
+    def artifacts(self, incident_id: int) -> list[dict[str, Any]]:
+        return _entities(self._do(f"read the artifacts of incident {incident_id}", "GET",
+                                  f"/incidents/{int(incident_id)}/artifacts?handle_format=names"))
+
+    def add_artifact(self, incident_id: int, type_name: str, value: str, description: str = "") -> Any:
+        """SOAR answers with the artifacts created (a list: one value may make several)."""
+        body = {"type": {"name": type_name}, "value": value,
+                "description": {"format": "text", "content": description}}
+        return self._do(f"add a {type_name} artifact to incident {incident_id}", "POST",
+                        f"/incidents/{int(incident_id)}/artifacts?handle_format=names", body)
+
+    def attachments(self, incident_id: int) -> list[dict[str, Any]]:
+        return _entities(self._do(f"read the attachments of incident {incident_id}", "GET",
+                                  f"/incidents/{int(incident_id)}/attachments"))
+
+    def add_attachment(self, incident_id: int, filename: str, data: bytes, content_type: str) -> dict[str, Any]:
+        """Upload one file (multipart, as SOAR's UI does) through resilient's post_attachment."""
+        what = f"attach {filename} to incident {incident_id}"
+        self.calls += 1
+        try:
+            result: dict[str, Any] = self.client.post_attachment(
+                f"/incidents/{int(incident_id)}/attachments", None, filename=filename, mimetype=content_type,
+                bytes_handle=io.BytesIO(data), skip_retry=NO_RETRY)
+        except Exception as err:  # resilient raises BasicHTTPException/SimpleHTTPException or connection errors
+            status, text = _reason(err)
+            raise SoarRequestError(f"SOAR refused to {what} (HTTP {status}): {text}" if status else
+                                   f"Could not reach SOAR to {what}: {type(err).__name__}", status=status,
+                                   what=what) from None
+        return result
+
+    def rows(self, incident_id: int, table: str) -> list[dict[str, Any]]:
+        result = self._do(f"read table {table} of incident {incident_id}", "GET",
+                          f"/incidents/{int(incident_id)}/table_data/{table}?handle_format=names")
+        return list((result or {}).get("rows") or [])
+
+    def add_row(self, incident_id: int, table: str, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """A new row; empty cells are left out."""
+        return self._record(f"add a row to table {table} of incident {incident_id}", "POST",
+                            f"/incidents/{int(incident_id)}/table_data/{table}/row_data?handle_format=names",
+                            _row_body({k: v for k, v in cells.items() if v is not None}))
+
+    def update_row(self, incident_id: int, table: str, row_id: int, cells: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a row's cells (a workflow script can only add rows, so the functions do this themselves)."""
+        return self._record(f"update row {row_id} of table {table} of incident {incident_id}", "PUT",
+                            f"/incidents/{int(incident_id)}/table_data/{table}/row_data/{int(row_id)}"
+                            "?handle_format=names", _row_body(cells))
+
+    # ------------------------------------------------------------------------------------- rules
+
+    def rule_ids(self) -> dict[str, int]:
+        """Rule (action) names to ids, to run a menu-item rule as a user would."""
+        return {r.get("name"): r.get("id") for r in _entities(self._do("list rules", "GET", "/actions"))}
+
+    def invoke_rule(self, incident_id: int, rule_id: int, properties: Mapping[str, Any] | None = None) -> None:
+        self._do(f"run rule {rule_id} on incident {incident_id}", "POST",
+                 f"/incidents/{int(incident_id)}/action_invocations",
+                 {"action_id": rule_id, "properties": dict(properties or {})})
+
+    # ------------------------------------------------------------------------------------- people
+
+    def principals(self) -> tuple[set[str], set[str]]:
+        """(user emails, group names), lower-cased, for checking owner names before creating anything."""
+        users = _entities(self._do("list users", "GET", "/users"))
+        groups = _entities(self._do("list groups", "GET", "/groups"))
+        emails = {str(u.get("email", "")).lower() for u in users if u.get("email")}
+        names = {str(g.get("name", "")).lower() for g in groups if g.get("name")}
+        return emails, names
+
+
+def _row_body(cells: Mapping[str, Any]) -> dict[str, Any]:
+    return {"cells": {name: {"value": value} for name, value in cells.items()}}
+
+
+def _content(text: Any) -> str | None:
+    """The content of a SOAR text value, given as a plain string or as ``{"format", "content"}``."""
+    return text.get("content") if isinstance(text, Mapping) else text
+
+
+def row_cells(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A table row as {column: value}, whatever way SOAR nests cell values."""
+    out = {}
+    for name, cell in (row.get("cells") or {}).items():
+        out[name] = cell.get("value") if isinstance(cell, Mapping) else cell
+    return out
+
+
+def artifact_type_name(artifact: Mapping[str, Any]) -> str:
+    """The type name of an artifact read with handle_format=names (a name, or an object with one)."""
+    kind = artifact.get("type")
+    if isinstance(kind, Mapping):
+        kind = kind.get("name")
+    return str(kind or "")
