@@ -5,9 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # What mypy checks in `make test` (config in pyproject.toml: strict on the pure cores).
-TYPECHECKED := fn_pp_tap_functions customize bench demo
-# Enable once sim/ passes mypy on its own (`.venv/bin/mypy sim`: the stand-ins' part of issue 10):
-# TYPECHECKED += sim
+TYPECHECKED := fn_pp_tap_functions customize bench demo sim
 
 .PHONY: test demo bench package export lint typecheck validate clean
 

@@ -47,7 +47,6 @@ Proofpoint Targeted Attack Protection (TAP) threat data into well-formed inciden
             "types-PyYAML",
             "PyYAML~=6.0",
             "cryptography>=42",
-            "mypy>=1.10",
         ],
     },
     python_requires=">=3.11",

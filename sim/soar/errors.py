@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SoarError(Exception):
     """An HTTP error answer: ``status`` and SOAR's ``{"success": false, "title", "message", "hints",
@@ -23,7 +25,7 @@ class SoarError(Exception):
         return body
 
 
-def bad_request(message: str, **kw) -> SoarError:
+def bad_request(message: str, **kw: Any) -> SoarError:
     return SoarError(400, message, **kw)
 
 

@@ -72,7 +72,7 @@ class FrameParser:
         self.buf.extend(data)
         frames: list[Frame] = []
         while True:
-            while self.buf[:1] in (b"\n", b"\r"):
+            while bytes(self.buf[:1]) in (b"\n", b"\r"):
                 if self.buf[:2] == b"\r\n" or self.buf[:1] == b"\n":
                     del self.buf[:2 if self.buf[:2] == b"\r\n" else 1]
                 elif len(self.buf) == 1:

@@ -35,7 +35,7 @@ on the strict side and refuses loudly:
 
 from __future__ import annotations
 
-import _string  # the C helper string.Formatter itself uses to split "a.b[c]" field names
+import _string  # type: ignore[import-not-found]  # the C helper string.Formatter itself uses to split "a.b[c]" field names
 import ast
 import builtins
 import ctypes
