@@ -6,6 +6,16 @@ a list; click events carry one threat inline as ``threatID``/``threatURL``/``cam
 ``recipient`` as text and classifications sometimes upper case. :class:`TapEvent` is the one shape the rest
 of the app works with.
 
+Every field Proofpoint documents for the four arrays is kept, typed (the list, with its sources, is in
+``tests/documented_fields.py`` and a test checks each survives): the envelope (``sender``, ``recipient``),
+the headers as TAP reads them (``headerFrom``, ``headerReplyTo``, ``headerTo``, ``headerCC`` verbatim, with
+friendly names; ``fromAddress[]``, ``replyToAddress[]``, ``toAddresses[]``, ``ccAddresses[]`` as bare
+addresses, a single string read as a list of one), ``subject``, ``xmailer``, the scores, ``cluster``
+(``clusterId`` in the documentation's example), ``policyRoutes[]``, ``modulesRun[]``, ``quarantineFolder``
+and ``quarantineRule`` (blocked messages), ``completelyRewritten`` (``true``/``false``/``"na"``, also as
+text: ``"na"`` - no URL threat to rewrite - becomes ``None``), ``messageParts[]`` and ``threatsInfoMap[]``.
+Which of them an analyst sees where is decided in :mod:`fn_pp_tap_functions.fields`.
+
 Decisions:
 
 * The raw event is not kept unless asked (``keep_raw=True``): 50,000 normalised events must fit well under
@@ -31,6 +41,7 @@ from datetime import datetime
 
 from fn_pp_tap_functions.errors import TapResponseError
 from fn_pp_tap_functions.tap import coerce
+from fn_pp_tap_functions.tap.coerce import Ref, ref_names
 from fn_pp_tap_functions.tap.timestamps import iso_or_none, parse_tap_time
 from fn_pp_tap_functions.tap.vocab import (
     EventType,
@@ -85,7 +96,7 @@ class ThreatInfo:
     threat_type: str | None
     campaign_id: str | None
     detection_type: str | None = None
-    actors: tuple[str, ...] = ()
+    actors: tuple[Ref, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -98,7 +109,7 @@ class ThreatInfo:
             "threat_type": self.threat_type,
             "campaign_id": self.campaign_id,
             "detection_type": self.detection_type,
-            "actors": list(self.actors),
+            "actors": ref_names(self.actors),
         }
 
 
@@ -107,8 +118,11 @@ class TapEvent:
     """A SIEM event of any of the four kinds, normalised.
 
     ``time`` is ``messageTime`` for messages and ``clickTime`` for clicks (UTC). Message-only fields are
-    ``None``/``()`` on clicks and vice versa. ``is_skeleton`` marks a retro-condemned delivered message that
-    TAP sends with QID null, sender empty and size 0. ``raw`` is only set with ``keep_raw=True``.
+    ``None``/``()`` on clicks and vice versa. Header fields are verbatim (attacker-chosen: render them with
+    :mod:`fn_pp_tap_functions.text`); ``header_*`` are whole header values with friendly names, the
+    ``*_addresses`` tuples the bare addresses TAP extracted from them. ``is_skeleton`` marks a retro-condemned
+    delivered message that TAP sends with QID null, sender empty and size 0. ``raw`` is only set with
+    ``keep_raw=True``.
     """
 
     key: str
@@ -122,6 +136,8 @@ class TapEvent:
     sender_ip: str | None
     header_from: str | None
     header_reply_to: str | None
+    header_to: str | None
+    header_cc: str | None
     recipients: tuple[str, ...]
     to_addresses: tuple[str, ...]
     cc_addresses: tuple[str, ...]
@@ -198,6 +214,8 @@ class TapEvent:
             "sender_ip": self.sender_ip,
             "header_from": self.header_from,
             "header_reply_to": self.header_reply_to,
+            "header_to": self.header_to,
+            "header_cc": self.header_cc,
             "recipients": list(self.recipients),
             "to_addresses": list(self.to_addresses),
             "cc_addresses": list(self.cc_addresses),
@@ -237,7 +255,7 @@ def _threat_from_map(entry: Mapping[str, object]) -> ThreatInfo:
         threat_type=normalise_threat_type(item.get("threattype")),
         campaign_id=coerce.text(item.get("campaignid")),
         detection_type=coerce.label(item.get("detectiontype")),
-        actors=coerce.names(item.get("actors")),
+        actors=coerce.refs(item.get("actors")),
     )
 
 
@@ -258,7 +276,7 @@ def _threat_from_click(item: Mapping[str, object]) -> ThreatInfo | None:
         threat_type=normalise_threat_type(item.get("threattype")) or ThreatType.URL.value,
         campaign_id=coerce.text(item.get("campaignid")),
         detection_type=coerce.label(item.get("detectiontype")),
-        actors=coerce.names(item.get("actors")),
+        actors=coerce.refs(item.get("actors")),
     )
 
 
@@ -333,6 +351,8 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
         time=time,
         header_from=coerce.text(item.get("headerfrom")),
         header_reply_to=coerce.text(item.get("headerreplyto")),
+        header_to=coerce.text(item.get("headerto")),
+        header_cc=coerce.text(item.get("headercc")),
         recipients=recipients,
         to_addresses=coerce.texts(item.get("toaddresses")),
         cc_addresses=coerce.texts(item.get("ccaddresses")),

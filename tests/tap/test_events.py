@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fn_pp_tap_functions.errors import TapResponseError
+from fn_pp_tap_functions.tap.coerce import Ref
 from fn_pp_tap_functions.tap.events import TapEvent, normalise_event, normalise_siem_response
 
 ARRAYS = {
@@ -161,7 +162,8 @@ def test_spelling_variants_in_message_events(load_ndjson):
     assert info.threat_url == base["threatsInfoMap"][0]["threatUrl"]
     assert info.campaign_id == "aa9b3d62-4d72-4ebc-8f39-3da3833e7038"
     assert info.status == "falsePositive" and info.classification == "phish" and info.threat_type == "messageText"
-    assert info.actors == ("TA505", "TA511") and info.detection_type == "impostor"
+    assert info.actors == (Ref("x", "TA505"), Ref(None, "TA511")) and info.detection_type == "impostor"
+    assert info.to_dict()["actors"] == ["TA505", "TA511"]
     assert event.recipients == ("single@example.com",)
     assert event.completely_rewritten is None
     assert event.impostor_score == 12.5 and event.spam_score == 7
