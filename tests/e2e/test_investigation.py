@@ -102,14 +102,20 @@ def test_forensics_menu_item_adds_typed_artifacts_rows_report_and_note_once(stac
     (attachment,) = stack.soar.get(f"/incidents/{incident_id}/attachments")
     assert attachment["name"].startswith("proofpoint-tap-forensics-threat-")
     evidence_rows = rows(stack, incident_id, "pp_tap_forensics")
-    assert len(evidence_rows) == 9 and len(notes(stack, incident_id)) == before + 1
-    assert "Proofpoint TAP forensics" in notes(stack, incident_id)[-1]
+    assert len(evidence_rows) == 10 and len(notes(stack, incident_id)) == before + 1
+    note = notes(stack, incident_id)[-1]
+    assert "Proofpoint TAP forensics" in note and "Name ET MALWARE SimLoader CnC Checkin; Signature ID 2039981" in note
+    cells = {r["cells"]["pp_tap_fx_type"]["value"]: {k: c.get("value") for k, c in r["cells"].items()}
+             for r in evidence_rows}
+    assert cells["rule"]["pp_tap_fx_note"] == "Matched before detonation"  # the script wrote the new column
+    assert cells["dns"]["pp_tap_fx_platforms"] == "Win10 (win, win10)"
+    assert "nameserversList=ns1.simloader.example, ns2.simloader.example" in cells["dns"]["pp_tap_fx_detail"]
 
     run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
     assert run["status"] == "completed", run
     assert {(a["type"], a["value"]) for a in artifacts(stack, incident_id)} == added
     assert len(artifacts(stack, incident_id)) == len(added)
-    assert len(rows(stack, incident_id, "pp_tap_forensics")) == 9
+    assert len(rows(stack, incident_id, "pp_tap_forensics")) == 10
     assert len(stack.soar.get(f"/incidents/{incident_id}/attachments")) == 1
     assert len(notes(stack, incident_id)) == before + 1
 
