@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from customize import build
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions.investigation import forensics
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "fn_pp_tap_functions" / "util" / "data" / "export.res"
@@ -27,6 +29,16 @@ def export() -> dict:
 
 def test_committed_export_matches_sources():
     assert EXPORT.read_text(encoding="utf-8") == build.render(build.build()), "run `make export`"
+
+
+@pytest.mark.parametrize(("table", "columns"), [
+    (F.EVENTS_TABLE, F.EVENT_COLUMNS), (forensics.TABLE, forensics.COLUMNS),
+], ids=["events", "forensics"])
+def test_data_tables_have_the_columns_the_code_writes(export, table, columns):
+    """The columns (names, input types, order) the code fills are the exported table's, and nothing else."""
+    (found,) = [t for t in export["types"] if t["type_name"] == table]
+    exported = sorted(found["fields"].values(), key=lambda f: f["order"])
+    assert [(f["name"], f["input_type"]) for f in exported] == list(columns.items())
 
 
 def test_build_is_deterministic():

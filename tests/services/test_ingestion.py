@@ -11,13 +11,14 @@ import pytest
 from scenario_builder import click, message, threat_info, tid
 from service_helpers import one, props, run_log, state, tap_client, tap_incidents
 
+from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.closing import ClosePolicy
 from fn_pp_tap_functions.errors import InputError
 from fn_pp_tap_functions.ingest import read_inputs
 from fn_pp_tap_functions.services.ingestion import RunReport, run_ingestion
 from fn_pp_tap_functions.settings import IngestSettings
 from fn_pp_tap_functions.soar import control as ctl
-from fn_pp_tap_functions.soar.cases import SoarCases
+from fn_pp_tap_functions.soar.cases import SoarCases, row_cells
 from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
 
 
@@ -259,3 +260,55 @@ def test_a_false_positive_in_the_feed_closes_the_incident_of_its_threat(cases, m
     bravo = one(cases, f"threat:{tid('bravo')}")
     assert report.closed == 1 and bravo["plan_status"] == "C" and bravo["resolution_id"] == "Not an Issue"
     assert one(cases, f"threat:{tid('alpha')}")["plan_status"] == "A"
+
+
+# ------------------------------------------------------------------ what an analyst reads about each event
+
+def test_events_table_and_description_show_the_header_fields_inert(cases, make_tap, control):
+    """From/Reply-To/To/Cc headers, X-Mailer, quarantine, message parts and scores reach the events table (one
+    line of inert text each) and the From/Reply-To headers the incident's description; attacker-chosen header
+    text stays text: no markup, no line breaks, bidi and zero-width characters shown as [U+....]."""
+    hostile_from = '"Pay\u202eroll <b>Team</b>" <payroll@bad.example>\r\nX-Injected: 1'
+    part = {"disposition": "attached", "filename": "invoice.xlsm", "contentType": "application/vnd.ms-excel",
+            "oContentType": "application/pdf", "sandboxStatus": "threat", "md5": "5" * 32, "sha256": tid("kilo")}
+    raw = message("G-K", "r1@corp.example", [threat_info("kilo", classification="malware", kind="attachment",
+                                                         threat=tid("kilo"), at="now-100m")],
+                  at="now-100m", header_from=hostile_from, parts=[part])
+    raw.update({"headerReplyTo": "Pay Desk <pay\u200b@other.example>", "replyToAddress": ["pay@other.example"],
+                "toAddresses": ["r1@corp.example", "r2@corp.example"], "ccAddresses": ["boss@corp.example"],
+                "headerTo": "R1 <r1@corp.example>, R2 <r2@corp.example>", "headerCC": "Boss <boss@corp.example>",
+                "xmailer": "Spambot v2.5\n<script>x</script>", "malwareScore": 100})
+    blocked = message("G-L", "r3@corp.example", [threat_info("lima", at="now-100m")], at="now-100m")
+    blocked.update({"quarantineFolder": "Phish", "quarantineRule": "module.spam.phish"})
+    sim = make_tap({"events": {"messagesDelivered": [raw], "messagesBlocked": [blocked],
+                               "clicksPermitted": [click("G-K", "r1@corp.example", "kilo", at="now-90m")]}})
+    ingest(cases, sim, control=control,
+           inputs={"pp_tap_event_types": "messagesDelivered, messagesBlocked, clicksPermitted"})
+
+    incident = one(cases, f"threat:{tid('kilo')}")
+    rows = sorted((row_cells(r) for r in cases.rows(int(incident["id"]), F.EVENTS_TABLE)),
+                  key=lambda c: c[F.COL_EVENT_TYPE])
+    click_row, message_row = rows
+    assert message_row[F.COL_HEADER_FROM] == \
+        '"Pay[U+202E]roll <b>Team</b>" <payroll@bad.example> X-Injected: 1'
+    assert message_row[F.COL_HEADER_REPLY_TO] == "Pay Desk <pay[U+200B]@other.example>"
+    assert message_row[F.COL_TO_CC] == "To (2): r1@corp.example, r2@corp.example; Cc (1): boss@corp.example"
+    assert message_row[F.COL_XMAILER] == "Spambot v2.5 <script>x</script>"
+    assert message_row[F.COL_MESSAGE_PARTS] == (
+        f"invoice.xlsm (application/vnd.ms-excel, declared application/pdf, sandbox threat) SHA-256 {tid('kilo')} "
+        f"MD5 {'5' * 32}")
+    assert message_row[F.COL_SCORES] == "phish 90, malware 100, spam 5, impostor 0"
+    assert message_row[F.COL_SENDER_IP] == "198.51.100.7" and message_row[F.COL_URL_OR_FILE] == "invoice.xlsm"
+    assert click_row[F.COL_USER_AGENT] == "Mozilla/5.0" and click_row[F.COL_CLICK_IP] == "10.0.0.8"
+    for cells in rows:
+        assert set(cells) <= set(F.EVENT_COLUMNS)
+        assert not any(ch in str(v) for v in cells.values() for ch in "\r\n\u202e\u200b")
+
+    description = incident["description"]
+    text = description if isinstance(description, str) else description.get("content", "")
+    assert "From (header):" in text and "&lt;b&gt;Team&lt;/b&gt;" in text and "<b>Team" not in text
+    assert "[U+202E]" in text and "\u202e" not in text and "X-Injected" in text and "\r" not in text
+    assert "Reply-To:</b> Pay Desk &lt;pay[U+200B]@other.example&gt;" in text
+
+    (lima,) = cases.rows(int(one(cases, f"threat:{tid('lima')}")["id"]), F.EVENTS_TABLE)
+    assert row_cells(lima)[F.COL_QUARANTINE] == "Phish (module.spam.phish)"
