@@ -20,10 +20,11 @@ from sim.tap import TapSimulator
 actions_test_component.ResilientTestActions.__init__.__defaults__ = (actions_test_component.DEFAULT_TEST_HOST, 0)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _no_startup_work():
     """These tests exercise the functions against a mock SOAR that knows no incidents or layouts; the start-up
-    work (control incident, incident tab) is tested against the emulator (tests/services, tests/e2e)."""
+    work (control incident, incident tab) is tested against the emulator (tests/services, tests/e2e). Undone
+    after each module (the runtime's components are made per test class, inside it)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Startup, "start", lambda self: None)
         yield
