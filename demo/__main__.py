@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
         cases = SoarCases(resilient.get_client(stack.emulator.app_opts()))
         control = ensure_control(cases, now=utcnow())
-        say(f"Ingestion control incident #{control['id']} ready; running 'Proofpoint TAP: Ingest events'")
+        say(f"The app made the ingestion control incident #{control['id']} when it started (incident type "
+            f"{', '.join(control.get('incident_type_ids') or []) or 'none'}); running 'Proofpoint TAP: Ingest events'")
         result = ingest(stack, control)
         dropped = ", ".join(f"{k} {v}" for k, v in result["dropped"].items() if v) or "none"
         say(f"Ingestion read {result['events_read']} events in {result['windows_done']} windows "

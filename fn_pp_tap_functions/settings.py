@@ -152,11 +152,16 @@ def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> Inge
     )
 
 
-def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1) -> float:
-    """A scheduler interval (or delay) from [fn_pp_tap_functions]; 0 (or unset) means off."""
+DEFAULT_INTERVALS = {"ingest_interval_minutes": 5.0, "sync_interval_minutes": 60.0}
+"""The built-in scheduler's intervals when app.config does not set them: on, at what a SOC would keep (every
+run costs at least one SIEM call per quota pool; the sweep one Threat API call per open threat)."""
+
+
+def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1, default: float = 0.0) -> float:
+    """A scheduler interval (or delay) from [fn_pp_tap_functions]; 0 means off, unset means ``default``."""
     raw = (opts.get(SECTION) or {}).get(key)
     if raw in (None, ""):
-        return 0.0
+        return default
     try:
         minutes = float(str(raw).strip())
     except ValueError:
@@ -172,3 +177,9 @@ def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient
     rc = RequestsCommon(opts=opts, function_opts=settings.options)
     return TapClient(settings.base_url, settings.principal, settings.secret, rc=rc,
                      timeout=settings.timeout, retries=settings.retries)
+
+
+def control_owner(opts: Mapping[str, Any]) -> str | None:
+    """``control_owner``: who owns the control incident the app creates (a user's e-mail or a group's name)."""
+    value = str((opts.get(SECTION) or {}).get("control_owner") or "").strip()
+    return value or None

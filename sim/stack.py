@@ -21,6 +21,9 @@ from sim.tap import TapSimulator
 
 APP = "fn_pp_tap_functions"
 DESTINATION = "fn_pp_tap_functions"
+QUIET = {"ingest_interval_minutes": "0", "sync_interval_minutes": "0"}
+"""The stack's runtimes run no built-in scheduler unless ``app_settings`` asks for one: the tests and the demo run
+the rules themselves (a new install has it on: tests/e2e/test_install.py)."""
 
 
 class Stack:
@@ -59,10 +62,12 @@ class Stack:
 
     def app_section(self) -> str:
         assert self.tap is not None, "start() the stack first"
+        given = {line.partition("=")[0].strip() for line in self.app_settings.splitlines() if "=" in line}
+        quiet = "".join(f"{key} = {value}\n" for key, value in QUIET.items() if key not in given)
         return (f"[{APP}]\nbase_url = {self.tap.base_url}\nprincipal = sim-principal\nsecret = sim-secret\n"
                 f"timeout = 10\nretries = 1\n"
                 f"dashboard_url = https://threatinsight.proofpoint.com/5e1a3c42-0000-4000-8000-00000000c0de\n"
-                f"{self.app_settings}\n")
+                f"{quiet}{self.app_settings}\n")
 
     def command(self, *args: str, timeout: float = 180, name: str = "cmd") -> subprocess.CompletedProcess:
         """Run one `resilient-circuits` sub-command to completion with this stack's app.config."""

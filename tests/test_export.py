@@ -93,6 +93,17 @@ def test_rules_reference_known_workflows_and_artifact_types(export):
     assert {"Proofpoint TAP Threat ID", "Proofpoint TAP Campaign ID"} <= own_types
 
 
+def test_the_control_incident_type_and_the_tab_contents_are_in_the_export(export):
+    from fn_pp_tap_functions.soar.control import CONTROL_TYPE
+    from fn_pp_tap_functions.soar.layout import TAB_FIELDS, TAB_TABLES
+
+    types = {t["name"]: t for t in export["incident_types"]}
+    assert types[CONTROL_TYPE]["enabled"] and not types[CONTROL_TYPE]["hidden"]
+    incident_fields = {f["name"] for f in export["fields"] if f["export_key"].startswith("incident/")}
+    assert set(TAB_FIELDS) <= incident_fields
+    assert set(TAB_TABLES) <= {t["type_name"] for t in export["types"]}
+
+
 def test_build_refuses_a_rule_naming_a_missing_workflow(monkeypatch):
     real = build.load_yaml
 

@@ -52,33 +52,30 @@ def props(incident: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def find_control(cases: SoarCases) -> Incident | None:
-    """The oldest open control incident (duplicates from a creation race are ignored, see ensure_control)."""
+    """The oldest open control incident (duplicates from a creation race are closed, see ensure_control)."""
     found = cases.find_by_values(CONTROL_FIELD, [CONTROL_VALUE],
                                  extra=[{"field_name": "plan_status", "method": "equals", "value": "A"}])
     candidates = sorted(found.get(CONTROL_VALUE, []), key=lambda i: int(i["id"]))
     return candidates[0] if candidates else None
 
 
-def ensure_control(cases: SoarCases, *, now: datetime) -> Incident:
-    """Find the control incident, creating it when missing.
+def ensure_control(cases: SoarCases, *, now: datetime, setup: ControlSetup | None = None) -> Incident:
+    """Find the control incident, creating it (with ``setup``'s type and owner) when missing.
 
-    Two app instances may both find none and both create one; afterwards both pick the oldest, so they
-    still share one cursor and one lease (the younger duplicate stays unused and says so in its name).
+    Idempotent across app instances: several may find none and each create one; afterwards all pick the
+    oldest, and an instance whose own new incident is not the oldest closes it as a duplicate, so one
+    control incident stays in use (see :func:`retire_duplicate`).
     """
     existing = find_control(cases)
     if existing is not None:
         return existing
-    cases.create_incident({
-        "name": CONTROL_NAME,
-        "description": {"format": "html", "content": CONTROL_DESCRIPTION},
-        "discovered_date": epoch_ms(now),
-        "plan_status": "A",
-        "properties": {CONTROL_FIELD: CONTROL_VALUE},
-    })
+    created = create_control(cases, now=now, setup=setup or ControlSetup())
     control = find_control(cases)
     if control is None:
         raise SoarRequestError("The ingestion control incident was created but SOAR's search does not find it; "
                                "try again.", what="find the control incident")
+    if created.get("id") is not None and int(created["id"]) != int(control["id"]):
+        retire_duplicate(cases, created, kept=control)
     return control
 
 
@@ -88,6 +85,103 @@ def require_control(incident: Mapping[str, Any]) -> None:
         raise InputError(f"Incident {incident.get('id')} is not the Proofpoint TAP ingestion control incident "
                          f"(its field {CONTROL_FIELD} is not '{CONTROL_VALUE}'); run ingestion from the control "
                          "incident.")
+
+
+# ---------------------------------------------------------------------------------------------- creation
+
+CONTROL_TYPE = "Proofpoint TAP control"
+"""The incident type of the control incident (in the app's customizations), so that SOC queues can leave it out."""
+DUPLICATE_RESOLUTION = "Duplicate"
+
+
+@dataclass(frozen=True)
+class ControlSetup:
+    """How the app makes the control incident: its incident type and its owner (``control_owner`` in
+    app.config: a SOAR user's e-mail or a group's name; None leaves it unassigned)."""
+
+    incident_type: str | None = CONTROL_TYPE
+    owner: str | None = None
+
+
+def control_body(now: datetime, setup: ControlSetup) -> dict[str, Any]:
+    """The POST body of a new control incident."""
+    body: dict[str, Any] = {
+        "name": CONTROL_NAME,
+        "description": {"format": "html", "content": CONTROL_DESCRIPTION},
+        "discovered_date": epoch_ms(now),
+        "plan_status": "A",
+        "properties": {CONTROL_FIELD: CONTROL_VALUE},
+    }
+    if setup.incident_type:
+        body["incident_type_ids"] = [setup.incident_type]
+    if setup.owner:
+        body["owner_id"] = setup.owner
+    return body
+
+
+def create_control(cases: SoarCases, *, now: datetime, setup: ControlSetup) -> Incident:
+    """Create a control incident; a refusal says what in app.config, the customizations or the org stops it."""
+    try:
+        return cases.create_incident(control_body(now, setup))
+    except SoarRequestError as err:
+        raise SoarRequestError(f"{err} {creation_hint(err, setup)}", status=err.status,
+                               what="create the control incident") from None
+
+
+def creation_hint(err: SoarRequestError, setup: ControlSetup) -> str:
+    """What to do when SOAR refuses the control incident: by status and what SOAR's message names."""
+    text = str(err)
+    if err.status in (401, 403):
+        return ("The app's API key may not create incidents: give it the permission create_incident "
+                "(apikey_permissions.txt lists what the app needs).")
+    if err.status != 400:
+        return "The app tries again at its next start or run."
+    if setup.owner and setup.owner in text:
+        return (f"'control_owner' in [fn_pp_tap_functions] names {setup.owner!r}: set it to a SOAR user's e-mail "
+                "or a group's name, or leave it empty.")
+    if setup.incident_type and setup.incident_type in text:
+        return (f"The incident type {setup.incident_type!r} is missing: run `resilient-circuits customize -y -l "
+                "fn_pp_tap_functions` (on App Host: install the app again) to import it.")
+    return ("A field SOAR names above is required in this org: give it a default value in SOAR, or make it "
+            "optional for the incident type " + repr(setup.incident_type or "of the control incident") + ".")
+
+
+def retire_duplicate(cases: SoarCases, duplicate: Mapping[str, Any], *, kept: Mapping[str, Any]) -> bool:
+    """Close a control incident this instance created in a race that another instance's incident won.
+
+    Closing takes it out of every queue and out of :func:`find_control`; if SOAR refuses (a field required on
+    close that the app cannot know), it stays open but unused, since every instance uses the oldest."""
+    try:
+        cases.patch_incident(duplicate, {
+            "plan_status": "C", "resolution_id": DUPLICATE_RESOLUTION,
+            "resolution_summary": f"Duplicate of the Proofpoint TAP control incident {kept.get('id')}: another app "
+                                  "instance created both at the same moment; this one is not used."},
+            expected={"plan_status": "A"})
+    except (SoarRequestError, SoarConflictError):
+        return False
+    return True
+
+
+def adopt_control(cases: SoarCases, control: Mapping[str, Any], setup: ControlSetup) -> Incident:
+    """Give an existing control incident the control type and the configured owner when it lacks them (an
+    incident made before they were configured); an owner someone set in SOAR is kept."""
+    changes: dict[str, Any] = {}
+    expected: dict[str, Any] = {}
+    types = list(control.get("incident_type_ids") or [])
+    if setup.incident_type and setup.incident_type not in types:
+        changes["incident_type_ids"] = types + [setup.incident_type]
+        expected["incident_type_ids"] = control.get("incident_type_ids")
+    if setup.owner and not control.get("owner_id"):
+        changes["owner_id"] = setup.owner
+        expected["owner_id"] = control.get("owner_id")
+    if not changes:
+        return dict(control)
+    try:
+        cases.patch_incident(control, changes, expected=expected)
+    except SoarRequestError as err:
+        raise SoarRequestError(f"{err} {creation_hint(err, setup)}", status=err.status,
+                               what="update the control incident") from None
+    return {**control, **changes}
 
 
 # ---------------------------------------------------------------------------------------------- lease

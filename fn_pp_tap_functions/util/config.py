@@ -32,15 +32,20 @@ retries = 3
 
 # ---- Ingestion (the function pp_tap_ingest_events). The SOC's decisions (filters, grouping,
 # template, owners) are in the workflow "Proofpoint TAP: Ingest events"; these are operating limits.
-# Built-in scheduler: run "Proofpoint TAP: Ingest events" on the control incident every N minutes
-# (0 = off, e.g. when IBM's Scheduler app runs it instead). Every run costs at least one SIEM call per
-# quota pool: 5 minutes is a good interval; siem_daily_budget below stops runs that would overspend.
-ingest_interval_minutes = 0
+# Built-in scheduler: every N minutes it runs the rule "Proofpoint TAP: Ingest events" on the control
+# incident (a run costs at least one SIEM call per quota pool; siem_daily_budget below stops runs that would
+# overspend). 0 = off: set both intervals to 0 when IBM's Scheduler app runs the rules instead.
+ingest_interval_minutes = 5
 # Built-in scheduler: run "Proofpoint TAP: Sync threat status" (the false-positive sweep) every N minutes
 # (0 = off). It costs one Threat API call per distinct threat of the open TAP incidents.
-sync_interval_minutes = 0
+sync_interval_minutes = 60
 # Seconds after start-up before the scheduler's first run (default 20).
 #scheduler_initial_delay_seconds = 20
+# Owner of the control incident the app creates at start (a SOAR user's e-mail or a group's name), so that
+# it is easy to keep out of analysts' queues (its incident type is "Proofpoint TAP control"). Empty: unassigned.
+#control_owner = soar-automation@example.com
+# true: the app leaves the incident layout alone (no "Proofpoint TAP" tab is added or completed at start).
+#ui_lock = false
 # At most this many SIEM windows (of up to 1 hour) per run, so a catch-up after an outage is spread
 # over several runs.
 ingest_max_windows_per_run = 24

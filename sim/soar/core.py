@@ -9,7 +9,8 @@ know one kind of document, and one part that acts on them:
   scripts — what imports register;
 * ``incidents`` (:mod:`sim.soar.incidents`) and ``notes``, ``artifacts``, ``attachments``, ``rows``
   (:mod:`sim.soar.children`): the documents of incidents;
-* ``automation`` (:mod:`sim.soar.automation`): rules, workflow instances, the effects of scripts.
+* ``automation`` (:mod:`sim.soar.automation`): rules, workflow instances, the effects of scripts;
+* ``layouts`` (:mod:`sim.soar.layouts`): the UI layouts (the incident page's tabs, the summary panel).
 
 The document parts never fire a rule. A write here is a document write, then the changes it answers
 with handed to automation, which evaluates the automatic rules (before the REST call returns) and runs
@@ -28,6 +29,7 @@ from sim.soar.children import Artifacts, Attachments, Notes, Rows
 from sim.soar.documents import Doc, Ref
 from sim.soar.errors import SoarError, bad_request
 from sim.soar.incidents import Incidents
+from sim.soar.layouts import Layouts
 from sim.soar.org import Org
 from sim.soar.registry import Registry
 from sim.soar.store import Store
@@ -49,6 +51,7 @@ class Soar:
         self.attachments = Attachments(store, self.lock, self.org, self.registry)
         self.rows = Rows(store, self.lock, self.org, self.registry)
         self.incidents = Incidents(store, self.lock, self.org, self.registry, self.notes, self.artifacts)
+        self.layouts = Layouts(store, self.lock, self.registry)
         self.automation = Automation(store=store, lock=self.lock, org=self.org, registry=self.registry,
                                      incidents=self.incidents, artifacts=self.artifacts, rows=self.rows,
                                      workers=workers)

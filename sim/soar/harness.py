@@ -3,9 +3,9 @@
 * :class:`SoarEmulator` — the emulator in-process: ``start()``, ``stop()``, ``write_app_config(path,
   extra_sections="")``, ``base_url``, ``org_name``, ``org_id``, ``api_key_id``, ``api_key_secret``,
   ``stomp_port``, ``cafile``, ``client()``, ``invoke_function(name, inputs)``, ``import_export(export)``,
-  ``add_fault(...)``.
+  ``add_fault(...)``, ``layouts_kept()``.
 * :class:`EmulatorClient` — a small ``requests`` client (CA-verified, Basic auth) with paths relative to
-  ``/rest/orgs/{org_id}`` and helpers such as ``wait_for_workflows``.
+  ``/rest/orgs/{org_id}`` and helpers such as ``wait_for_workflows`` and ``incident_layout``.
 * :func:`start_emulator_process` — ``python -m sim.soar`` as a subprocess; returns ``(Popen, base_url)``.
 * :func:`start_runtime` — the UNMODIFIED ``resilient-circuits`` as a subprocess with its own
   ``APP_CONFIG_FILE`` and ``APP_LOCK_FILE``.
@@ -14,11 +14,14 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
+import copy
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -117,6 +120,11 @@ class EmulatorClient:
     def calls(self) -> dict[str, int]:
         return self.get("/_emulator/calls")
 
+    def incident_layout(self) -> dict:
+        """The layout holding the incident page's tabs, found as resilient-lib finds it."""
+        org_type = self.get("/types")["organization"]["type_id"]
+        return next(lay for lay in self.get(f"/layouts?type={org_type}") if lay["name"] == "incident")
+
 
 class SoarEmulator(Emulator):
     """The emulator for tests (same constructor as :class:`~sim.soar.server.Emulator`)."""
@@ -136,6 +144,16 @@ class SoarEmulator(Emulator):
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    @contextlib.contextmanager
+    def layouts_kept(self) -> Iterator[None]:
+        """The org's layouts as they are now are put back afterwards (for a test that changes the tabs)."""
+        before = copy.deepcopy(self.soar.layouts.of_type())
+        try:
+            yield
+        finally:
+            for layout in before:
+                self.soar.store.put("layout", layout["id"], layout)
 
 
 def start_emulator_process(app_config_path: str, state: str | None = None, *, extra_args: list[str] | None = None,

@@ -149,6 +149,12 @@ class Registry:
                            "fields": art_fields, "parent_types": ["incident"], "properties": {}}
         for table in self.store.values("datatable"):
             out[table["type_name"]] = copy.deepcopy(public(table))
+        # the type the org's layouts belong to (resilient-lib reads its type_id to find the incident tabs;
+        # the id SOAR uses is not published, see sim.soar.layouts)
+        out["organization"] = {"id": builtins.ORGANIZATION_TYPE_ID, "type_id": builtins.ORGANIZATION_TYPE_ID,
+                               "type_name": "organization", "display_name": "Organization", "fields": {},
+                               "parent_types": [], "properties": {}, "uuid": builtins.stable_uuid("type",
+                                                                                              "organization")}
         return out
 
     def type_named(self, name: str) -> Doc:

@@ -373,6 +373,18 @@ class RestApi:
     def org_instance(self, req: Request) -> Any:
         return self.soar.get_instance(int(req.arg(1)))
 
+    @route("GET", "/layouts")
+    def org_layouts(self, req: Request) -> Any:
+        return self.soar.layouts.of_type(req.query.get("type"))
+
+    @route("GET", r"/layouts/([0-9]+)")
+    def org_layout(self, req: Request) -> Any:
+        return self.soar.layouts.get(req.arg(1))
+
+    @route("PUT", r"/layouts/([0-9]+)")
+    def org_layout_put(self, req: Request) -> Any:
+        return self.soar.layouts.update(req.arg(1), req.json())
+
     @route("GET", "/users")
     def org_users(self, req: Request) -> Any:
         return self.soar.org.users()

@@ -10,6 +10,7 @@ import pytest
 from fnhelpers import app_config
 from resilient_circuits import actions_test_component
 
+from fn_pp_tap_functions.services.startup import Startup
 from sim.tap import TapSimulator
 
 # The runtime's test-action server binds 127.0.0.1:8008 whatever pytest-resilient-circuits asks: the fixture
@@ -17,6 +18,16 @@ from sim.tap import TapSimulator
 # machine would then collide on that port. Port 0 lets the kernel pick a free one (nothing here dials it:
 # test functions are fired as events inside the runtime).
 actions_test_component.ResilientTestActions.__init__.__defaults__ = (actions_test_component.DEFAULT_TEST_HOST, 0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_startup_work():
+    """These tests exercise the functions against a mock SOAR that knows no incidents or layouts; the start-up
+    work (control incident, incident tab) is tested against the emulator (tests/services, tests/e2e). Undone
+    after each module (the runtime's components are made per test class, inside it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Startup, "start", lambda self: None)
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)
