@@ -67,7 +67,8 @@ class Emulator:
         self.files = certs.generate(self.cert_dir, self.host)
         ctx = self.files.server_context()
         org = self.soar.org
-        broker = Broker(ssl_context=ctx, host=self.host, port=self._req_stomp_port, org_id=org.org_id,
+        broker = Broker(ssl_context=self.files.broker_context(), host=self.host, port=self._req_stomp_port,
+                        org_id=org.org_id,
                         authenticate=org.check_api_key, authorize_read=self.soar.registry.destination_authorized,
                         on_reply=lambda h, b: dispatcher.handle_reply(h, b))
         dispatcher = Dispatcher(broker, org.org_id, self.no_subscriber_timeout)
