@@ -221,7 +221,7 @@ class Broker:
 
     def __init__(self, *, ssl_context: Any, host: str, port: int, org_id: int,
                  authenticate: Callable[[str | None, str | None], bool],
-                 authorize_read: Callable[[str], bool],
+                 authorize_read: Callable[[str, str | None], bool],
                  on_reply: Callable[[dict[str, str], bytes], None]) -> None:
         self.ssl_context = ssl_context
         self.host = host
@@ -333,7 +333,7 @@ class Broker:
             self.subscribe_log.append({"destination": dest, "id": sub_id, "ack": ack, "login": conn.login,
                                        "headers": dict(h), "time": time.time()})
             prefix = f"actions.{self.org_id}."
-            if not queue.startswith(prefix) or not self.authorize_read(queue[len(prefix):]):
+            if not queue.startswith(prefix) or not self.authorize_read(queue[len(prefix):], conn.login):
                 text = f"User {conn.login} is not authorized to read from queue://{queue}"
                 conn.error(text, text, receipt=receipt)
                 return

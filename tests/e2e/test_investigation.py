@@ -85,7 +85,7 @@ def test_new_ingested_incident_is_enriched_and_a_refresh_writes_only_changes(sta
 
 def test_incident_without_tap_fields_is_not_enriched(stack):
     incident_id = stack.soar.create_incident("not from TAP")["id"]
-    time.sleep(0.5)
+    assert stack.emulator.wait_rules_idle()
     assert stack.soar.workflow_instances(incident_id) == []
 
 

@@ -110,8 +110,9 @@ def test_workflow_terminates_with_the_app_error(running):
 
 
 def test_automatic_rule_fires_on_change(running):
-    _emu, client, _proc, _work = running
+    emu, client, _proc, _work = running
     inc = client.create_incident("auto", properties={"emu_verdict": "benign"})
+    assert emu.wait_rules_idle()
     assert client.workflow_instances(inc["id"]) == []
     result = client.patch(f"/incidents/{inc['id']}", {"changes": [
         {"field": "emu_verdict", "old_value": {"object": "benign"}, "new_value": {"object": "malicious"}}]},
