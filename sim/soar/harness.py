@@ -141,6 +141,11 @@ class SoarEmulator(Emulator):
         with self.api.calls_lock:
             return list(self.api.refusals)
 
+    def clear_refusals(self) -> None:
+        assert self.api is not None, "start() the emulator first"
+        with self.api.calls_lock:
+            self.api.refusals.clear()
+
     def app_opts(self) -> dict:
         """Options for ``resilient.get_client(opts)`` with the app's key."""
         return {"host": self.host, "port": self.port, "org": self.org_name, "api_key_id": self.api_key_id,
