@@ -99,15 +99,21 @@ def reply(conn, msg, body):
               json.dumps(body).encode())
 
 
-def test_round_robin_one_subscriber_per_invocation_and_status_messages(emulator):
-    a, b = subscriber(emulator), subscriber(emulator)
-    results = []
+def invoke_twice(emu) -> tuple[list, list[threading.Thread]]:
+    """Two concurrent invocations of emu_echo; the results list fills as they complete."""
+    results: list = []
 
     def invoke(n):
-        results.append(emulator.invoke_function("emu_echo", {"emu_text": f"call {n}"}, timeout=10))
+        results.append(emu.invoke_function("emu_echo", {"emu_text": f"call {n}"}, timeout=10))
     threads = [threading.Thread(target=invoke, args=(n,)) for n in range(2)]
     for t in threads:
         t.start()
+    return results, threads
+
+
+def test_round_robin_one_subscriber_per_invocation_and_status_messages(emulator):
+    a, b = subscriber(emulator), subscriber(emulator)
+    results, threads = invoke_twice(emulator)
     got = {}
     for name, conn in (("a", a), ("b", b)):
         msg = conn.recv()
@@ -161,13 +167,7 @@ def test_a_reused_subscription_id_adds_a_consumer_as_activemq_classic_does(emula
                             "activemq.prefetchSize": "1", "receipt": "again"})
     assert conn.recv().headers["receipt-id"] == "again"  # no ERROR, the connection stays
     assert emulator.client().get("/_emulator/stomp")["subscriptions"][dest] == 2
-    results = []
-
-    def invoke(n):
-        results.append(emulator.invoke_function("emu_echo", {"emu_text": f"call {n}"}, timeout=10))
-    threads = [threading.Thread(target=invoke, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
+    results, threads = invoke_twice(emulator)
     messages = [conn.recv(), conn.recv()]  # prefetch 1 each: both consumers hold one
     assert [m.headers["subscription"] for m in messages] == ["sub-1", "sub-1"]
     for msg in messages:
