@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threats = [{"id": tid(i), "identifiedAt": "now-1d", "name": f"https://t{i}.bad.example/", "type": "url",
                 "category": "phish", "status": "active", "severityScore": 500} for i in range(n)]
-    emulator = SoarEmulator()
+    emulator = SoarEmulator(app_permissions=str(Path(__file__).resolve().parents[1] / "apikey_permissions.txt"))
     with emulator, TapSimulator({"threats": threats}) as tap_sim:
         emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
         setup = SoarCases(resilient.get_client(emulator.app_opts()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,15 @@ def test_sdk_validate_reports_no_critical_issue(tmp_path):
     report = (ROOT / "dist" / "validate_report.md").read_text(encoding="utf-8")
     assert "CRITICAL" not in result.stdout, result.stdout[-4000:]
     assert "CRITICAL" not in report
+
+
+def test_readme_permission_table_equals_apikey_permissions() -> None:
+    """The README's table is what an integration-server admin grants: it must name exactly the file's permissions."""
+    root = Path(__file__).resolve().parents[1]
+    granted = {line.strip() for line in (root / "apikey_permissions.txt").read_text("utf-8").splitlines()
+               if line.strip() and not line.lstrip().startswith("#")}
+    readme = (root / "README.md").read_text("utf-8")
+    section = readme.split("### API key permissions", 1)[1].split("\n### ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+    assert listed == granted

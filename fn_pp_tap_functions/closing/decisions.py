@@ -146,7 +146,7 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
         lines = _evidence_lines(mine, now)
         summary = "Proofpoint TAP changed its verdict: " + "; ".join(lines)
         changes.update({"plan_status": "C", "resolution_id": policy.resolution,
-                        "resolution_summary": {"format": "text", "content": summary[:4000]}})
+                        "resolution_summary": summary[:4000]})  # a string, as IBM's close templates send it
         expected["plan_status"] = incident.get("plan_status")
         change(THREAT_STATUS, status_text)
         change(CLOSED_BY_APP, format_tap_time(now))

@@ -59,7 +59,10 @@ class Scheduler:
             control = ensure_control(cases, now=utcnow(), setup=self.setup)
             rules = cases.rule_ids()
         except TapAppError as err:
-            LOG.warning("Proofpoint TAP scheduler: SOAR not ready (%s); trying again in a minute", err)
+            if getattr(err, "status", None) == 403:  # a missing permission: say so, not "not ready"
+                LOG.error("Proofpoint TAP scheduler: %s Trying again in a minute.", err)
+            else:
+                LOG.warning("Proofpoint TAP scheduler: SOAR not ready (%s); trying again in a minute", err)
             for job in due:
                 self.due[job.rule] = now + 60
             return
@@ -75,7 +78,8 @@ class Scheduler:
                 self.invocations += 1
                 LOG.info("Proofpoint TAP scheduler: started %r on incident %s", job.rule, control["id"])
             except TapAppError as err:
-                LOG.warning("Proofpoint TAP scheduler: could not start %r: %s", job.rule, err)
+                log = LOG.error if getattr(err, "status", None) == 403 else LOG.warning
+                log("Proofpoint TAP scheduler: could not start %r: %s", job.rule, err)
 
     def run_forever(self) -> None:
         while not self.stop_event.wait(1.0):

@@ -5,7 +5,9 @@ So its state lives on one SOAR incident, recognised by the field ``pp_tap_contro
 
 * ``pp_tap_ingest_cursor``: where the next run continues (ISO-8601, UTC);
 * ``pp_tap_ingest_lease``: who is running now and until when (JSON); taken and renewed with SOAR's
-  old_value check, so two overlapping runs can never both work on one window;
+  old_value check, so two overlapping runs can never both work on one window; released to no value
+  (``null``), which is what SOAR stores and answers for a cleared field, so the next old_value check
+  sends exactly what SOAR holds;
 * ``pp_tap_ingest_budget``: SIEM calls made per quota pool per hour over the last 24 hours (JSON), so
   a catch-up after an outage stays inside TAP's rolling 1,800-a-day limits (``pp_tap_people_budget``
   the same for the People API's 50 a day);
@@ -45,6 +47,11 @@ CONTROL_DESCRIPTION = (
     "<li>The fields <i>pp_tap_ingest_cursor</i> (where the next run continues; set it back to replay), "
     "<i>pp_tap_ingest_lease</i> and <i>pp_tap_ingest_budget</i> are the app's bookkeeping.</li></ul>"
 )
+
+
+CONTROL_REQUIRED_ADVICE = (
+    f"Create the control incident yourself in SOAR: an active incident named \"{CONTROL_NAME}\" with those "
+    f"fields filled and the field {CONTROL_FIELD} set to \"{CONTROL_VALUE}\"; the app then uses it.")
 
 
 def props(incident: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +129,8 @@ def control_body(now: datetime, setup: ControlSetup) -> dict[str, Any]:
 def create_control(cases: SoarCases, *, now: datetime, setup: ControlSetup) -> Incident:
     """Create a control incident; a refusal says what in app.config, the customizations or the org stops it."""
     try:
-        return cases.create_incident(control_body(now, setup))
+        return cases.create_incident(control_body(now, setup), what="create the Proofpoint TAP ingestion control "
+                                     "incident", advice=CONTROL_REQUIRED_ADVICE)
     except SoarRequestError as err:
         raise SoarRequestError(f"{err} {creation_hint(err, setup)}", status=err.status,
                                what="create the control incident") from None
@@ -250,7 +258,7 @@ def save_progress(cases: SoarCases, control: Mapping[str, Any], holder: str, cha
     if lease is None or lease.holder != holder:
         raise SoarConflictError("This run no longer holds the ingestion lease; it stops without saving.",
                                 fields=(LEASE_FIELD,))
-    new_lease = "" if release else Lease(holder, now + ttl).text()
+    new_lease = None if release else Lease(holder, now + ttl).text()  # released: no value, as SOAR stores it
     all_changes = {f"properties.{name}": value for name, value in changes.items()}
     all_changes[f"properties.{LEASE_FIELD}"] = new_lease
     cases.patch_incident(control, all_changes, expected={f"properties.{LEASE_FIELD}": lease_text})
@@ -263,7 +271,7 @@ def release_lease(cases: SoarCases, control: Mapping[str, Any], holder: str) -> 
     if lease is None or lease.holder != holder:
         return
     try:
-        cases.patch_incident(control, {f"properties.{LEASE_FIELD}": ""},
+        cases.patch_incident(control, {f"properties.{LEASE_FIELD}": None},
                              expected={f"properties.{LEASE_FIELD}": lease_text})
     except SoarConflictError:
         pass  # someone else's now: nothing of ours to release

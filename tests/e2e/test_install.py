@@ -3,7 +3,9 @@
 `resilient-circuits config -c` makes a new app.config; the emulator writes its `[resilient]` section into it
 (what `python -m sim.soar --app-config ~/.resilient/app.config` does) and the TAP simulator's address and
 principal go into `[fn_pp_tap_functions]` with the secret in `$PP_TAP_SECRET`, as the README says; then
-`resilient-circuits customize -y -l fn_pp_tap_functions`, `selftest` and `run`. Nothing else: no interval set,
+`resilient-circuits customize -y -l fn_pp_tap_functions` with an administrator's key (the README: importing
+customizations needs one), the app's own key (with exactly the permissions of apikey_permissions.txt) given
+the message destination, `selftest` and `run`. Nothing else: no interval set,
 no control incident made by hand, no layout edited. TAP incidents must appear by themselves (the built-in
 scheduler is on by default) and the incident tab "Proofpoint TAP" must show their TAP fields.
 """
@@ -15,6 +17,8 @@ import os
 import subprocess
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 import pytest
 import requests
@@ -71,7 +75,7 @@ def control_incidents(soar) -> list[dict]:
 def test_the_readme_install_ingests_tap_incidents_with_no_further_step(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    with SoarEmulator() as emulator, TapSimulator() as tap:
+    with SoarEmulator(app_permissions=str(ROOT / "apikey_permissions.txt")) as emulator, TapSimulator() as tap:
         made = rc(home, "config", "-c")
         assert made.returncode == 0, made.stdout + made.stderr
         config = home / ".resilient" / "app.config"
@@ -80,14 +84,14 @@ def test_the_readme_install_ingests_tap_incidents_with_no_further_step(tmp_path)
         assert parser.has_section(APP) and parser.get(APP, "secret") == "$PP_TAP_SECRET"
         assert parser.get(APP, "ingest_interval_minutes") != "0", "the scheduler must be on in a new config"
 
-        emulator.write_app_config(str(config), logdir=str(home))
+        emulator.write_app_config(str(config), logdir=str(home), admin=True)
         set_tap_settings(config, tap.base_url)
-
         customized = rc(home, "customize", "-y", "-l", APP)
         assert customized.returncode == 0, customized.stdout[-3000:] + customized.stderr[-3000:]
+
+        emulator.write_app_config(str(config), logdir=str(home))  # the app's own API key from here on
+        emulator.grant_destinations([APP])  # SOAR: Message Destinations > fn_pp_tap_functions > API keys
         selftest = rc(home, "selftest", "-l", APP)
-        if selftest.returncode == 33:  # "could not subscribe": the emulator's STOMP server sometimes leaves the
-            selftest = rc(home, "selftest", "-l", APP)  # first CONNECT unanswered (issue 13, the broker fix)
         assert selftest.returncode == 0, selftest.stdout[-3000:] + selftest.stderr[-3000:]
 
         log = open(home / "run.log", "w")  # noqa: SIM115 - handed to the process

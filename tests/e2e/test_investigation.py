@@ -85,7 +85,7 @@ def test_new_ingested_incident_is_enriched_and_a_refresh_writes_only_changes(sta
 
 def test_incident_without_tap_fields_is_not_enriched(stack):
     incident_id = stack.soar.create_incident("not from TAP")["id"]
-    time.sleep(0.5)
+    assert stack.emulator.wait_rules_idle()
     assert stack.soar.workflow_instances(incident_id) == []
 
 
@@ -118,6 +118,25 @@ def test_forensics_menu_item_adds_typed_artifacts_rows_report_and_note_once(stac
     assert len(rows(stack, incident_id, "pp_tap_forensics")) == 10
     assert len(stack.soar.get(f"/incidents/{incident_id}/attachments")) == 1
     assert len(notes(stack, incident_id)) == before + 1
+
+
+def test_a_missing_permission_is_named_in_the_workflow_error(stack):
+    """SOAR's 403 does not say which permission is missing; the workflow's error does, and what to do."""
+    assert stack.emulator is not None
+    org = stack.emulator.soar.org
+    granted = org.app_permissions
+    incident_id = ingested_incident(stack, MALWARE)
+    stack.soar.wait_for_workflows(incident_id, timeout=60)  # the automatic enrichment, with every permission
+    org.app_permissions = granted - {"edit_all_incidents_fields"}  # as if apikey_permissions.txt lacked it
+    try:
+        run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
+    finally:
+        org.app_permissions = granted
+    assert run["status"] == "terminated", run
+    assert "lacks the permission 'edit_all_incidents_fields'" in run["terminate_reason"]
+    assert "apikey_permissions.txt" in run["terminate_reason"]
+    assert any(r["missing"] == ["edit_all_incidents_fields"] for r in stack.emulator.refusals())
+    stack.emulator.clear_refusals()  # expected here; the check after each test is for unexpected ones
 
 
 def test_forensics_on_a_threat_artifact_and_an_unknown_threat(stack):

@@ -53,7 +53,7 @@ def cursor(cases: SoarCases, control: dict[str, Any]) -> datetime | None:
 
 
 def lease_text(cases: SoarCases, control: dict[str, Any]) -> str | None:
-    return props(cases, control).get(ctl.LEASE_FIELD) or None
+    return props(cases, control).get(ctl.LEASE_FIELD)  # exactly what SOAR holds: a released lease is null
 
 
 # ----------------------------------------------------------------------------------------- a first run

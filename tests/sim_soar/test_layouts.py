@@ -30,7 +30,9 @@ class EmuTabV2(EmuTab):
 
 @pytest.fixture
 def res_client(emulator):
-    return resilient.get_client(emulator.app_opts())
+    """resilient-lib's UI code with a key that may read and edit layouts (here the administrator's; an app's key
+    needs read_layouts and edit_layouts: tests/sim_soar/test_strict.py)."""
+    return resilient.get_client(emulator.admin_opts())
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_types_and_layouts_answer_as_resilient_lib_reads_them(client):
 
 def test_create_tab_adds_the_tab_once_and_a_later_version_adds_missing_fields(emulator, client, res_client,
                                                                                restore_layouts):
-    opts = emulator.app_opts()
+    opts = emulator.admin_opts()
     create_tab(EmuTab, opts)
     create_tab(EmuTab, opts)  # already there: untouched
     tabs = get_incident_layout(res_client)["content"]
@@ -79,7 +81,7 @@ def test_create_tab_adds_the_tab_once_and_a_later_version_adds_missing_fields(em
 def test_update_summary_layout_adds_a_section_to_the_summary_panel(emulator, client, restore_layouts):
     section = Section(element_list=[Header("Emulator"), HTMLBlock("<b>verdict</b>"), Field("emu_verdict")],
                       show_if=[Field("emu_verdict").conditions.has_value()])
-    update_summary_layout(emulator.app_opts(), [section], header_of_block_to_add_after="Summary")
+    update_summary_layout(emulator.admin_opts(), [section], header_of_block_to_add_after="Summary")
     summary = client.get(f"/layouts?type={SUMMARY_LAYOUT_TYPE}")[0]
     sections = [item for item in summary["content"] if item["element"] == "section"]
     assert len(sections) == 1 and [f["content"] for f in sections[0]["fields"]] == ["Emulator", "<b>verdict</b>",
@@ -145,7 +147,7 @@ def test_two_writers_adding_the_same_tab_at_once_leave_one(client, restore_layou
 
 
 def test_the_ui_shows_a_tab_with_its_fields_only_where_its_conditions_hold(emulator, client, restore_layouts):
-    create_tab(EmuTab, emulator.app_opts())
+    create_tab(EmuTab, emulator.admin_opts())
     shown = client.create_incident("tab shown", properties={"emu_verdict": "malicious"})
     hidden = client.create_incident("tab hidden")
     page = requests.get(f"{emulator.base_url}/ui/incidents/{shown['id']}", verify=emulator.cafile, timeout=10).text
