@@ -18,8 +18,6 @@ import subprocess
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
 import pytest
 import requests
 
@@ -29,6 +27,7 @@ from sim.tap import TapSimulator
 pytestmark = pytest.mark.e2e
 
 APP = "fn_pp_tap_functions"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def user_env(home: Path) -> dict[str, str]:
