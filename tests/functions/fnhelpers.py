@@ -30,8 +30,6 @@ secret = sim-secret
 timeout = 5
 retries = 1
 dashboard_url = https://threatinsight.proofpoint.com/11111111-2222-3333-4444-555555555555
-ingest_interval_minutes = 0
-sync_interval_minutes = 0
 
 [fn_pp_tap_functions:badcreds]
 principal = sim-principal
