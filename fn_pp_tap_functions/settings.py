@@ -43,11 +43,11 @@ class IngestSettings:
     siem_daily_budget: int = 1500
     incident_template_path: str | None = None
     incident_template_text: str | None = field(default=None, repr=False)
-    settle_minutes: int = 30
+    settle_minutes: int = 60
     """The settle pass runs once its span is this long: the bookkeeping lag (see services.passes)."""
     fresh_pass: bool = True
     """False: no fresh pass (one TAP read per event; new threats reach SOAR after overlap + settle)."""
-    rows_per_incident: int = 20
+    rows_per_incident: int = 5
     """Rows each incident gets in its events table, over all runs (every event is still counted)."""
     quiet_summary_hours: int = 24
     """Runs that changed nothing are counted on the control incident and summarised in one row this often."""
@@ -198,9 +198,9 @@ def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> Inge
         siem_daily_budget=_int(o.get("siem_daily_budget"), "siem_daily_budget", name, 1500, 1, 1800),
         incident_template_path=paths["incident"],
         incident_template_text=_read_template_file(paths["incident"], name),
-        settle_minutes=_int(o.get("ingest_settle_minutes"), "ingest_settle_minutes", name, 30, 0, 720),
+        settle_minutes=_int(o.get("ingest_settle_minutes"), "ingest_settle_minutes", name, 60, 0, 720),
         fresh_pass=_bool(o.get("ingest_fresh_pass"), "ingest_fresh_pass", name, True),
-        rows_per_incident=_int(o.get("ingest_rows_per_incident"), "ingest_rows_per_incident", name, 20, 0, 500),
+        rows_per_incident=_int(o.get("ingest_rows_per_incident"), "ingest_rows_per_incident", name, 5, 0, 500),
         quiet_summary_hours=_int(o.get("run_log_quiet_hours"), "run_log_quiet_hours", name, 24, 1, 24 * 31),
         soar_timeout_seconds=_int(o.get("soar_timeout_seconds"), "soar_timeout_seconds", name, 120, 5, 3600),
         update_template_path=paths["update"],

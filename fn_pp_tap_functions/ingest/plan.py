@@ -50,7 +50,7 @@ from fn_pp_tap_functions.ingest.templates import SEVERITIES, ArtifactDraft, Inci
 from fn_pp_tap_functions.tap.timestamps import epoch_ms
 from fn_pp_tap_functions.tap.vocab import EventType
 
-ROW_CAP_PER_INCIDENT = 20
+ROW_CAP_PER_INCIDENT = 5
 """Default of ``ingest_rows_per_incident``: each row is one SOAR call, so the table lists the first events
 (clicks first); every event is counted in the fields and recorded in the ledger."""
 LIST_FIELD_LIMIT = 4000

@@ -54,6 +54,9 @@ from fn_pp_tap_functions.tap.windows import Window, WindowPlan
 
 LOG = logging.getLogger(__name__)
 MIN_MARGIN_S = 60.0
+MAX_BATCH_EVENTS = 60_000
+"""A pass's windows are read together and written once, up to this many events (a catch-up after an
+outage writes in batches of about this size, so memory stays bounded)."""
 LEASE_LOST = ("This run no longer holds the ingestion lease (another run took it, or someone changed the control "
               "incident's lease); it stopped without writing more. The next run continues from the last saved "
               "cursor and finishes what this one started.")
@@ -231,7 +234,7 @@ class _Run:
     def passes(self) -> None:
         policy = self.request.policy
         current = self.now()
-        allowed = self.settings.max_windows_per_run
+        allowed = self.settings.max_windows_per_run + 1
         per_window = _calls_per_window(policy)
         for pool, calls in per_window.items():
             allowed = min(allowed, (self.settings.siem_daily_budget - self.budget.used_24h(pool)) // calls)
@@ -244,7 +247,8 @@ class _Run:
         plan = plan_passes(self.state.cursor, self.state.settled, now=current,
                            lookback=timedelta(hours=policy.lookback_hours),
                            overlap=timedelta(minutes=self.settings.overlap_minutes),
-                           settle_every=timedelta(minutes=self.settings.settle_minutes), max_windows=allowed,
+                           settle_every=timedelta(minutes=self.settings.settle_minutes),
+                           max_windows=self.settings.max_windows_per_run, budget_windows=allowed,
                            fresh_pass=self.settings.fresh_pass)
         self.settled, self.cursor = plan.settled, plan.cursor
         work: list[tuple[str, Window]] = []
@@ -265,9 +269,24 @@ class _Run:
             # never create incidents (the selection drops them) but close the incidents of their threats now
             wanted = set(filters["threat_statuses"]) | set(self.close_policy.close_statuses)
             filters = dict(filters, threat_statuses=tuple(sorted(wanted)))
-        for index, (name, window) in enumerate(work, start=1):
-            self.progress(f"Window {index} of {len(work)} ({name}): {window.interval}")
-            self.window(name, window, filters, last=index == len(work))
+        index = 0
+        for name in (SETTLE, FRESH):
+            windows = [w for n, w in work if n == name]
+            batch: list[Window] = []
+            events: dict[str, TapEvent] = {}
+            for position, window in enumerate(windows, start=1):
+                index += 1
+                self.progress(f"Window {index} of {len(work)} ({name}): {window.interval}")
+                try:
+                    self.read(window, filters, events)
+                except TapAppError:
+                    if batch:  # what was read before a 429 (or a broken answer) is still applied
+                        self.apply(name, batch, events, last=False)
+                    raise
+                batch.append(window)
+                if len(events) >= MAX_BATCH_EVENTS or position == len(windows):
+                    self.apply(name, batch, events, last=index == len(work))
+                    batch, events = [], {}
         self.progress(f"Read {self.report.events_read} events, kept {self.report.kept}: {self.report.created} "
                       f"incidents created, {self.report.updated} updated, {self.report.deferred} left for the "
                       "settle pass")
@@ -282,18 +301,32 @@ class _Run:
             self.report.deferred_span = f"{plan.deferred_tail.interval} left for a later run (window limit reached)"
             self.report.windows_left = True
 
-    def window(self, name: str, window: Window, filters: dict[str, Any], *, last: bool) -> None:
+    def read(self, window: Window, filters: dict[str, Any], events: dict[str, TapEvent]) -> None:
+        """One window's events into ``events`` (by key: an event TAP returns again in a later window, after a
+        verdict change, is the later one); its TAP calls go into the budget at once."""
+        before = dict(self.tap.calls)
+        count = 0
+        try:
+            for call in self.request.policy.siem_plan():
+                result = self.tap.siem(call.endpoint, window, **filters)
+                wanted = set(call.event_types)
+                for event in result.events():
+                    if str(event.event_type) in wanted:
+                        events.pop(event.key, None)
+                        events[event.key] = event
+                        count += 1
+                del result
+        finally:
+            self.budget.add({k: v - before.get(k, 0) for k, v in self.tap.calls.items()}, now=self.now())
+        self.report.events_read += count
+
+    def apply(self, name: str, windows: list[Window], events: dict[str, TapEvent], *, last: bool) -> None:
+        """Select, group and write the events of a pass's windows read together: each incident is written
+        ONCE for all of them (the settle pass coalesces its whole span), then the cursor moves past them."""
         policy = self.request.policy
         report = self.report
-        before = dict(self.tap.calls)
-        events: list[TapEvent] = []
-        for call in policy.siem_plan():
-            result = self.tap.siem(call.endpoint, window, **filters)
-            wanted = set(call.event_types)
-            events.extend(e for e in result.events() if str(e.event_type) in wanted)
-            del result
-        report.events_read += len(events)
-        selection = select_events(events, policy)
+        kept_events = list(events.values())
+        selection = select_events(kept_events, policy)
         report.kept += len(selection.kept)
         for reason, count in selection.dropped.items():
             report.dropped[reason] = report.dropped.get(reason, 0) + count
@@ -303,25 +336,24 @@ class _Run:
         self.writer.write(groups, now=self.now(), urgent_only=name == FRESH)
         del groups
         if self.close_policy is not None:
-            close_from_events(self.cases, self.tap, events, self.close_policy, now=self.now(),
-                              on_close=report.count_closed, fence=self.fence,
-                              templates=self.request)
-        self.budget.add({k: v - before.get(k, 0) for k, v in self.tap.calls.items()}, now=self.now())
+            close_from_events(self.cases, self.tap, kept_events, self.close_policy, now=self.now(),
+                              on_close=report.count_closed, fence=self.fence, templates=self.request)
+        end = windows[-1].end
         if name == SETTLE:
-            self.settled = window.end
+            self.settled = end
             self.cursor = max(self.cursor, self.settled)
         else:
-            self.cursor = window.end
+            self.cursor = end
         wrote = (report.created, report.updated, report.closed, report.merged) != before_writes
         if last or wrote or self.writer.pending:
-            # a window that wrote nothing needs no save of its own: the next one (or the last) moves the cursor
+            # windows that wrote nothing need no save of their own: the next save (or the last) moves the cursor
             self.save({}, release=last)
         span = report.passes.get(name)
-        report.passes[name] = f"{span.split('/')[0] if span else format_tap_time(window.start)}/" \
-                              f"{format_tap_time(window.end)}"
-        report.window_start = min(report.window_start or window.start, window.start)
-        report.window_end = max(report.window_end or window.end, window.end)
-        report.windows_done += 1
+        report.passes[name] = f"{span.split('/')[0] if span else format_tap_time(windows[0].start)}/" \
+                              f"{format_tap_time(end)}"
+        report.window_start = min(report.window_start or windows[0].start, windows[0].start)
+        report.window_end = max(report.window_end or end, end)
+        report.windows_done += len(windows)
 
     # ------------------------------------------------------------------------------------- saving
 
@@ -378,7 +410,10 @@ class _Run:
                 # a run that broke off may or may not have landed its last PATCH: read the lease before
                 # releasing it (and say some incident may still hold this run's journal)
                 current = self.cases.get_incident(int(self.control["id"])) if self.broke else self.control
-                also = {} if self.broke else self._quiet_changes()
+                also = {ctl.BUDGET_FIELD: self.budget.text(),
+                        ctl.BUDGET_TEXT_FIELD: self.budget.words(self.settings.siem_daily_budget)}
+                if not self.broke:
+                    also.update(self._quiet_changes())
                 ctl.release_lease(self.cases, current, self.holder, journals=self.broke or self.journals_left,
                                   also=also)
             except SoarError as err:

@@ -46,12 +46,15 @@ class Passes:
 
 
 def plan_passes(cursor: datetime | None, settled: datetime | None, *, now: datetime, lookback: timedelta,
-                overlap: timedelta, settle_every: timedelta, max_windows: int, fresh_pass: bool = True) -> Passes:
+                overlap: timedelta, settle_every: timedelta, max_windows: int, budget_windows: int | None = None,
+                fresh_pass: bool = True) -> Passes:
     """The two passes from the cursors (``cursor``: fresh, ``settled``: settle; either may be missing).
 
     A cursor from before the two passes existed (``settled`` missing) settles from ``cursor - overlap``, as
-    the old runs re-read. At most ``max_windows`` windows in all; the fresh pass gets its window first
-    (what an analyst must see), the settle pass the rest (a catch-up continues in the next runs).
+    the old runs re-read. The settle pass reads at most ``max_windows`` windows (a catch-up continues in the
+    next runs); the fresh pass (one window: it never reaches back further than the overlap) comes on top.
+    ``budget_windows`` bounds both together (the SIEM budget): the fresh pass gets its window first, it is
+    what an analyst must see.
     """
     now = floor_ms(now)
     if cursor is None and settled is None:
@@ -65,12 +68,13 @@ def plan_passes(cursor: datetime | None, settled: datetime | None, *, now: datet
     settle_end = now - overlap
     fresh: WindowPlan | None = None
     fresh_start = None
-    if fresh_pass:
+    budget = max_windows + 1 if budget_windows is None else budget_windows
+    if fresh_pass and budget > 0:
         fresh_start = max(cursor, settle_end, settled)
         if fresh_start < now:
-            fresh = plan_windows(fresh_start, now=now, max_windows=max_windows)
+            fresh = plan_windows(fresh_start, now=now, max_windows=budget)
             fresh = fresh if fresh.windows else None
-    left = max_windows - (len(fresh.windows) if fresh else 0)
+    left = min(max_windows, budget - (len(fresh.windows) if fresh else 0))
     settle: WindowPlan | None = None
     due = settled < settle_end and (settle_end - settled >= settle_every or not fresh_pass)
     if due and left > 0:

@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import resilient
-from e2e_helpers import SwitchedStack, incident, notes_text, reset_customizations, run_log, run_rule, set_pre_script
+from e2e_helpers import (
+    SwitchedStack,
+    incident,
+    notes_text,
+    reset_customizations,
+    rewind_fresh,
+    run_log,
+    run_rule,
+    set_pre_script,
+)
 from scenario_builder import message, threat_info, tid
 
 from fn_pp_tap_functions.soar.cases import SoarCases
@@ -189,6 +198,7 @@ def test_a_false_positive_event_during_ingestion_closes_at_once_without_a_new_in
         stack.tap.set_threat_status(tid("fp-ingest"), "falsePositive")  # its events re-appear in that window
     finally:
         CLOCK.offset = timedelta(0)
+    rewind_fresh(cases, control, 10)  # the previous 5-minute run was ten minutes ago
     run, result = run_rule(stack, "Proofpoint TAP: Ingest events", control["id"])
     assert run["status"] == "completed" and result["closed"] >= 1 and result["created"] == 0
     assert incident(stack, inc_id)["plan_status"] == "C"

@@ -135,7 +135,7 @@ def test_an_update_that_lands_after_the_client_gave_up_is_finished_once(cases, m
     ingest(cases, sim, control, now=clock, tap=tap_client(sim, clock=clock))
     sim.add_events([{"type": "messagesDelivered", "event": message(
         f"G-M{r}", f"more{r}@corp.example", [threat_info("new0", at="now")], at="now")} for r in range(3)])
-    clock.advance(minutes=45)
+    clock.advance(minutes=65)
     slow = SoarCases(resilient.get_client(soar.app_opts()), timeout=1)
     soar.add_fault("PATCH", rf"/incidents/(?!{control['id']})\d+$", hang_seconds=2, times=1)
     failed = ingest(slow, sim, control, now=clock, tap=tap_client(sim, clock=clock))
@@ -157,7 +157,7 @@ def test_a_conflict_on_the_update_replans_from_what_soar_holds(cases, make_tap, 
     ingest(cases, sim, control, now=clock, tap=tap_client(sim, clock=clock))
     sim.add_events([{"type": "messagesDelivered", "event": message(
         "G-M", "more@corp.example", [threat_info("new0", at="now")], at="now")}])
-    clock.advance(minutes=45)
+    clock.advance(minutes=65)
     key = f"threat:{tid('new0')}"
     real = SoarCases.find_by_values
 

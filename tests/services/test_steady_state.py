@@ -24,10 +24,12 @@ from fn_pp_tap_functions.soar.cases import SoarCases, artifact_type_name, row_ce
 from fn_pp_tap_functions.tap.timestamps import epoch_ms, format_tap_time
 
 HOURS = 4
+UNDER_CAP = IngestSettings(rows_per_incident=20)
+"""Every event gets a row (beyond the cap, WHICH events have rows depends on when they arrived)."""
 
 
 def ingest(cases: SoarCases, sim: Any, control: dict[str, Any], clock: SimClock, **kwargs: Any) -> RunReport:
-    request = read_inputs({"pp_tap_lookback_hours": kwargs.pop("lookback", 1), **kwargs.pop("inputs", {})})
+    request = read_inputs({"pp_tap_lookback_hours": kwargs.pop("lookback", 2), **kwargs.pop("inputs", {})})
     return run_ingestion(cases, tap_client(sim, clock=clock), request, kwargs.pop("settings", IngestSettings()),
                          control_id=control["id"], now=clock, **kwargs)
 
@@ -86,7 +88,7 @@ def test_hours_at_the_schedule_equal_one_batch_run_and_each_event_is_read_twice(
             late = True
         elif clock() >= start + timedelta(hours=2):
             sim.set_indexing_lag(0)
-        report = ingest(cases, sim, control, clock)
+        report = ingest(cases, sim, control, clock, settings=UNDER_CAP)
         assert report.status in ("completed", "nothing to do"), report.error
         read += report.events_read
         kept += report.kept
@@ -101,7 +103,7 @@ def test_hours_at_the_schedule_equal_one_batch_run_and_each_event_is_read_twice(
     begin = format_tap_time(start)
     fresh = cases.get_incident(control["id"])
     cases.patch_incident(fresh, {f"properties.{ctl.CURSOR_FIELD}": begin, f"properties.{ctl.SETTLED_FIELD}": begin})
-    batch = ingest(cases, sim, control, clock)
+    batch = ingest(cases, sim, control, clock, settings=UNDER_CAP)
     assert batch.status == "completed" and batch.created == 8
     assert snapshot(cases) == scheduled
 
@@ -116,7 +118,7 @@ def test_a_run_with_nothing_new_costs_the_same_few_calls_whatever_the_number_of_
         sim = make_tap({"events": {"messagesDelivered": [
             message(f"G{i}", f"r{i}@corp.example", [threat_info(f"n{count}-{i}", at="now-50m")], at="now-50m")
             for i in range(count)]}}, clock=clock)
-        cursor = format_tap_time(clock() - timedelta(hours=1))
+        cursor = format_tap_time(clock() - timedelta(hours=2))
         cases.patch_incident(cases.get_incident(control["id"]), {f"properties.{ctl.CURSOR_FIELD}": cursor,
                                                                  f"properties.{ctl.SETTLED_FIELD}": cursor})
         assert ingest(cases, sim, control, clock).created == count
@@ -153,7 +155,7 @@ def test_notes_coalesce_and_the_description_follows_status_and_recipients(cases,
     sim.add_events([{"type": "messagesDelivered", "event": message(f"G{n}", f"{n}@corp.example",
                                                                    [threat_info("t", at="now-50m")], at="now")}
                     for n in ("b", "c", "d")])
-    clock.advance(minutes=40)
+    clock.advance(minutes=65)
     ingest(cases, sim, control, clock)
     updated = one(cases, key)
     notes = sorted(cases.note_texts(updated["id"]))
@@ -183,7 +185,7 @@ def test_an_analysts_edit_survives_and_the_new_state_goes_into_the_note(cases, m
                                     "name": "Phish to finance (handled by Kim)"})
     sim.add_events([{"type": "messagesDelivered", "event": message("G2", "b@corp.example",
                                                                    [threat_info("t", at="now-50m")], at="now")}])
-    clock.advance(minutes=40)
+    clock.advance(minutes=65)
     assert ingest(cases, sim, control, clock).updated == 1
     after = one(cases, key)
     assert after["description"] == analyst and after["name"] == "Phish to finance (handled by Kim)"
