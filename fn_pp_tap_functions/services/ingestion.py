@@ -280,8 +280,8 @@ class _Run:
                 try:
                     self.read(window, filters, events)
                 except TapAppError:
-                    if batch:  # what was read before a 429 (or a broken answer) is still applied
-                        self.apply(name, batch, events, last=False)
+                    if batch:  # what was read before a 429 (or a broken answer) is still applied and saved
+                        self.apply(name, batch, events, last=False, force=True)
                     raise
                 batch.append(window)
                 if len(events) >= MAX_BATCH_EVENTS or position == len(windows):
@@ -320,7 +320,8 @@ class _Run:
             self.budget.add({k: v - before.get(k, 0) for k, v in self.tap.calls.items()}, now=self.now())
         self.report.events_read += count
 
-    def apply(self, name: str, windows: list[Window], events: dict[str, TapEvent], *, last: bool) -> None:
+    def apply(self, name: str, windows: list[Window], events: dict[str, TapEvent], *, last: bool,
+              force: bool = False) -> None:
         """Select, group and write the events of a pass's windows read together: each incident is written
         ONCE for all of them (the settle pass coalesces its whole span), then the cursor moves past them."""
         policy = self.request.policy
@@ -345,7 +346,7 @@ class _Run:
         else:
             self.cursor = end
         wrote = (report.created, report.updated, report.closed, report.merged) != before_writes
-        if last or wrote or self.writer.pending:
+        if last or force or wrote or self.writer.pending:
             # windows that wrote nothing need no save of their own: the next save (or the last) moves the cursor
             self.save({}, release=last)
         span = report.passes.get(name)

@@ -92,7 +92,16 @@ def control(stack, cases):
     control = ensure_control(cases, now=utcnow())
     run, result = run_rule(stack, "Proofpoint TAP: Ingest events", control["id"])
     assert run["status"] == "completed" and result["created"] == 11, (run.get("terminate_reason"), result)
+    forget_checks(cases)
     return control
+
+
+def forget_checks(cases: SoarCases) -> None:
+    """As if TAP's word on every TAP incident was last known a day ago: the sweep re-checks them all (it backs
+    off from incidents whose threats ingestion or an earlier sweep saw recently)."""
+    day_ago = int((datetime.now(UTC) - timedelta(hours=25)).timestamp() * 1000)
+    for inc in cases.query([{"field_name": "properties.pp_tap_group_key", "method": "has_a_value"}]):
+        cases.patch_incident(inc, {"properties.pp_tap_checked": day_ago})
 
 
 def by_threat(cases: SoarCases, name: str) -> dict:
@@ -151,6 +160,7 @@ def test_a_threat_active_again_reopens_the_incident_when_the_policy_says_reopen(
     run_rule(stack, CHECK, inc_id)
     assert incident(stack, inc_id)["plan_status"] == "C"
     stack.tap.set_threat_status(tid("fp-reopen"), "active")
+    forget_checks(cases)
     set_pre_script(stack, "wf_pp_tap_sync_threat_status", pp_tap_reopen_policy="reopen")
     try:
         _, result = run_rule(stack, SYNC, control["id"])

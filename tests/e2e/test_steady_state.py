@@ -49,15 +49,30 @@ def spread(names: tuple[str, ...] = ("east", "west", "north")) -> list[dict]:
     return out
 
 
+class TapClock:
+    """The TAP simulator's clock, which a test sets back to date a verdict change a few minutes ago (the fresh
+    pass reads windows that ended two minutes ago)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+CLOCK = TapClock()
+
+
 @pytest.fixture(scope="module")
 def running():
-    with SwitchedStack(scenario={"events": {}}) as stack:
+    with SwitchedStack(scenario={"events": {}}, tap_kwargs={"clock": CLOCK}) as stack:
         yield stack
 
 
 @pytest.fixture
 def stack(running):
-    running.fresh_world({"events": {}})
+    CLOCK.offset = timedelta(0)
+    running.fresh_world({"events": {}}, clock=CLOCK)
     e2e_helpers.reset_customizations(running)
     return running
 
@@ -121,7 +136,7 @@ def test_a_span_ingested_run_by_run_equals_one_batch_run(stack, cases, control):
     run_by_run = tap_state(stack)
     assert len(run_by_run) == 3
 
-    stack.fresh_world({"events": {}})
+    stack.fresh_world({"events": {}}, clock=CLOCK)
     stack.tap.add_events([{"type": e["type"], "event": e["event"]} for e in events])
     batch_control = ensure_control(cases, now=utcnow())
     set_cursors(cases, batch_control, fresh=start, settled=start)
@@ -173,7 +188,11 @@ def test_a_late_indexed_event_is_found_and_notes_and_description_follow(stack, c
     assert len(notes) == 1 and "2 new recipients" in notes[0] and "First click" in notes[0]
     # TAP clears the threat: a status change is urgent, the fresh pass writes it, the description follows
     e2e_helpers.set_pre_script(stack, "wf_pp_tap_ingest_events", pp_tap_threat_statuses="active, cleared")
-    stack.tap.set_threat_status(tid("late"), "cleared")
+    CLOCK.offset = -timedelta(minutes=4)  # TAP changed its verdict four minutes ago
+    try:
+        stack.tap.set_threat_status(tid("late"), "cleared")
+    finally:
+        CLOCK.offset = timedelta(0)
     rewind_fresh(cases, control, 5)
     cleared = ingest(stack, control)
     assert cleared["updated"] == 1 and list(cleared["passes"]) == ["fresh"]
@@ -211,14 +230,14 @@ def test_the_sweep_backs_off_and_rechecks_within_24_hours(stack, cases, control)
     assert ingest(stack, control)["created"] == 3
     # just ingested: TAP's word on each is fresh (the SIEM events), so the sweep asks TAP about none of them
     run, first = run_rule(stack, SYNC, control["id"])
-    assert run["status"] == "completed" and (first["incidents"], first["due"], first["tap_calls"]) == (3, 0, 0)
+    assert run["status"] == "completed" and (first["incidents"], first["due"], first["threats"]) == (3, 0, 0)
     # one incident last known 25 hours ago: the sweep re-checks exactly that one
     key = f"threat:{tid('sweep1')}"
     (stale,) = cases.find_by_values("pp_tap_group_key", [key])[key]
     long_ago = int((utcnow() - timedelta(hours=25)).timestamp() * 1000)
     cases.patch_incident(cases.get_incident(stale["id"]), {"properties.pp_tap_checked": long_ago})
     run, second = run_rule(stack, SYNC, control["id"])
-    assert (second["due"], second["tap_calls"]) == (1, 1)
+    assert (second["due"], second["threats"]) == (1, 1)
     assert incident(stack, stale["id"])["properties"]["pp_tap_checked"] > long_ago
     quiet = incident(stack, control["id"])["properties"].get("pp_tap_sync_quiet") or ""
     assert quiet.startswith("2 quiet runs"), json.dumps(quiet)
