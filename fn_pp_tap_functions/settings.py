@@ -18,6 +18,7 @@ from resilient_lib import RequestsCommon
 
 from fn_pp_tap_functions.errors import ConfigError, InputError
 from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.text import yes_no
 
 SECTION = "fn_pp_tap_functions"
 DEFAULT_BASE_URL = "https://tap-api-v2.proofpoint.com"
@@ -178,12 +179,10 @@ def _read_template_file(path: str | None, section: str, setting: str = "incident
 def _bool(value: Any, name: str, section: str, default: bool) -> bool:
     if value is None:
         return default
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise ConfigError(f"'{name}' in [{section}] must be true or false, not {value!r}.")
+    answer = yes_no(value)
+    if answer is None:
+        raise ConfigError(f"'{name}' in [{section}] must be true or false, not {value!r}.")
+    return answer
 
 
 def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> IngestSettings:

@@ -504,22 +504,35 @@ def plan_update(
     )
 
 
+def text_changes(snapshot: IncidentSnapshot, name: str | None, description: str | None) -> dict[str, object]:
+    """The changes that put a re-rendered name and description on the incident, with the digests of what the
+    app wrote (``properties.pp_tap_written``); a text an analyst edited is left out (see :mod:`.notes`)."""
+    name_edited, description_edited = snapshot.edited()
+    written = parse_written(snapshot.properties.get(F.WRITTEN))
+    out: dict[str, object] = {}
+    if name and not name_edited and name != snapshot.name:
+        out["name"] = name
+        written["name"] = text_digest(name)
+    if description and not description_edited and text_digest(description) != text_digest(snapshot.description):
+        out["description"] = {"format": "html", "content": description}
+        written["description"] = text_digest(description)
+    if out:
+        out[f"properties.{F.WRITTEN}"] = format_written(written)
+    return out
+
+
 def _retext(snapshot: IncidentSnapshot, rendered: tuple[str | None, str | None, str | None],
             changes: dict[str, object], note: ChangeNote, set_prop: Callable[[str, object], None]) -> None:
     """Re-render the name and description, unless an analyst edited them (then the note shows them)."""
     name, description, _severity = rendered
     name_edited, description_edited = snapshot.edited()
-    written = parse_written(snapshot.properties.get(F.WRITTEN))
-    if name and not name_edited and name != snapshot.name:
-        changes["name"] = name
-        written["name"] = text_digest(name)
-    if description and not description_edited and text_digest(description) != text_digest(snapshot.description):
-        changes["description"] = {"format": "html", "content": description}
-        written["description"] = text_digest(description)
+    for key, value in text_changes(snapshot, name, description).items():
+        if key.startswith("properties."):
+            set_prop(key.removeprefix("properties."), value)
+        else:
+            changes[key] = value
     if (name_edited and name) or (description_edited and description):
         note.current_state(name if name_edited else None, description if description_edited else None)
-    if written != parse_written(snapshot.properties.get(F.WRITTEN)):
-        set_prop(F.WRITTEN, format_written(written))
 
 
 # ------------------------------------------------------------------------------------------ applying plans

@@ -170,6 +170,8 @@ class _Run:
         self.broke = False  # an error stopped the run: its last write may or may not have landed
         self.journals_left = False
         self.summary: ctl.Quiet | None = None
+        self.unsaved = False  # a pass was written whose cursor the next save moves
+        self.done: list[tuple[str, list[Window]]] = []
         self.tap_before: dict[str, int] = {}
         self.writer = Writer(cases, request, report, self.run, settings.rows_per_incident, fence=self.fence)
 
@@ -282,10 +284,14 @@ class _Run:
                 except TapAppError:
                     if batch:  # what was read before a 429 (or a broken answer) is still applied and saved
                         self.apply(name, batch, events, last=False, force=True)
+                    elif self.unsaved:
+                        self.save({}, release=False)
                     raise
                 batch.append(window)
                 if len(events) >= MAX_BATCH_EVENTS or position == len(windows):
-                    self.apply(name, batch, events, last=index == len(work))
+                    # the settle pass's last batch is saved with the fresh pass's window (one call fewer)
+                    self.apply(name, batch, events, last=index == len(work),
+                               force=position < len(windows))
                     batch, events = [], {}
         self.progress(f"Read {self.report.events_read} events, kept {self.report.kept}: {self.report.created} "
                       f"incidents created, {self.report.updated} updated, {self.report.deferred} left for the "
@@ -333,7 +339,6 @@ class _Run:
             report.dropped[reason] = report.dropped.get(reason, 0) + count
         groups = group_events(selection.kept, policy)
         del selection
-        before_writes = (report.created, report.updated, report.closed, report.merged)
         self.writer.write(groups, now=self.now(), urgent_only=name == FRESH)
         del groups
         if self.close_policy is not None:
@@ -345,16 +350,26 @@ class _Run:
             self.cursor = max(self.cursor, self.settled)
         else:
             self.cursor = end
-        wrote = (report.created, report.updated, report.closed, report.merged) != before_writes
-        if last or force or wrote or self.writer.pending:
-            # windows that wrote nothing need no save of their own: the next save (or the last) moves the cursor
+        self.done.append((name, windows))
+        if last or force:
             self.save({}, release=last)
-        span = report.passes.get(name)
-        report.passes[name] = f"{span.split('/')[0] if span else format_tap_time(windows[0].start)}/" \
-                              f"{format_tap_time(end)}"
-        report.window_start = min(report.window_start or windows[0].start, windows[0].start)
-        report.window_end = max(report.window_end or end, end)
-        report.windows_done += len(windows)
+        else:
+            # the run's next save (moments later, at the latest its last) moves the cursor and clears the journals
+            self.unsaved = True
+
+    def _count_done(self) -> None:
+        """The windows the save that just succeeded made durable, into the report."""
+        report = self.report
+        for name, windows in self.done:
+            end = windows[-1].end
+            span = report.passes.get(name)
+            report.passes[name] = f"{span.split('/')[0] if span else format_tap_time(windows[0].start)}/" \
+                                  f"{format_tap_time(end)}"
+            report.window_start = min(report.window_start or windows[0].start, windows[0].start)
+            report.window_end = max(report.window_end or end, end)
+            report.windows_done += len(windows)
+        self.done = []
+        self.unsaved = False
 
     # ------------------------------------------------------------------------------------- saving
 
@@ -389,6 +404,7 @@ class _Run:
         self.control = ctl.applied(self.control, fields)
         self.deadline = started + self.ttl.total_seconds()
         self.released = release
+        self._count_done()
 
     def _quiet_changes(self) -> dict[str, Any]:
         """The quiet-run count as the run's last save writes it: this run added when it changed nothing;

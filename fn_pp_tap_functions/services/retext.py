@@ -26,7 +26,7 @@ from fn_pp_tap_functions.ingest import (
     choose_template,
     merged_context,
 )
-from fn_pp_tap_functions.ingest.notes import format_written, parse_written, text_digest
+from fn_pp_tap_functions.ingest.plan import text_changes
 from fn_pp_tap_functions.settings import IngestSettings
 from fn_pp_tap_functions.tap.timestamps import format_tap_time
 
@@ -90,18 +90,7 @@ class Retext:
                 description += _close_paragraph(close, now)
         else:
             name, description, _ = self.update.render_text(context, now=now)
-        name_edited, description_edited = snapshot.edited()
-        written = parse_written(snapshot.properties.get(F.WRITTEN))
-        out: dict[str, Any] = {}
-        if name and not name_edited and name != snapshot.name:
-            out["name"] = name
-            written["name"] = text_digest(name)
-        if description and not description_edited and text_digest(description) != text_digest(snapshot.description):
-            out["description"] = {"format": "html", "content": description}
-            written["description"] = text_digest(description)
-        if out:
-            out[f"properties.{F.WRITTEN}"] = format_written(written)
-        return out
+        return dict(text_changes(snapshot, name, description))
 
 
 def _close_paragraph(close: Mapping[str, Any], now: datetime) -> str:

@@ -341,9 +341,9 @@ def read_state(control: Mapping[str, Any], *, now: datetime) -> ControlState:
     quiet, problem = Quiet.read(values.get(QUIET_FIELD))
     if problem:
         bad(QUIET_FIELD, problem)
-    lease_text = values.get(LEASE_FIELD)
-    journals = bool(lease_text) and (lease_text == FREE_WITH_JOURNALS or lease is not None or problem is not None
-                                     or LEASE_FIELD in resets)
+    # a clean end releases the lease as "": anything else (a run that broke off, one that crashed holding it,
+    # an unreadable value) may have left journals on incidents
+    journals = bool(values.get(LEASE_FIELD))
     return ControlState(cursors[CURSOR_FIELD], cursors[SETTLED_FIELD], lease, budget, quiet, journals, resets, found)
 
 

@@ -358,6 +358,28 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
     )
 
 
+class SiemShapeError(ValueError):
+    """A SIEM answer of the wrong shape; the message says where and what was found."""
+
+
+def json_kind(value: object) -> str:
+    """How a JSON value is named in messages ("an object", "a list", "null", ...)."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def siem_item(obj: object, kind: str, index: int, *, keep_raw: bool = False) -> TapEvent:
+    """Item ``index`` of SIEM array ``kind``, normalised; :class:`SiemShapeError` when it is not an event."""
+    if not isinstance(obj, Mapping):
+        raise SiemShapeError(f"{kind}[{index}] is {json_kind(obj)}, not an event object")
+    try:
+        return normalise_event(obj, kind, keep_raw=keep_raw)
+    except Exception as err:  # a value of a type no event field can hold
+        raise SiemShapeError(f"{kind}[{index}] cannot be read ({type(err).__name__})") from None
+
+
 def normalise_siem_response(
     payload: Mapping[str, object] | None, *, keep_raw: bool = False, endpoint: str = "SIEM"
 ) -> tuple[list[TapEvent], datetime | None]:
@@ -399,12 +421,9 @@ def normalise_siem_response(
         if value is None:
             continue
         if not isinstance(value, list):
-            raise wrong(f"the {kind.value} array is a {type(value).__name__}, not a list")
-        for index, obj in enumerate(value):
-            if not isinstance(obj, Mapping):
-                raise wrong(f"{kind.value}[{index}] is a {type(obj).__name__}, not an event object")
-            try:
-                events.append(normalise_event(obj, kind, keep_raw=keep_raw))
-            except Exception as err:  # a value of a type no event field can hold
-                raise wrong(f"{kind.value}[{index}] cannot be read ({type(err).__name__})") from None
+            raise wrong(f"the {kind.value} array is {json_kind(value)}, not a list")
+        try:
+            events.extend(siem_item(obj, kind.value, index, keep_raw=keep_raw) for index, obj in enumerate(value))
+        except SiemShapeError as err:
+            raise wrong(str(err)) from None
     return events, query_end

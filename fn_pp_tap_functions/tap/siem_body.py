@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fn_pp_tap_functions.errors import TapResponseError
-from fn_pp_tap_functions.tap.events import TapEvent, normalise_event
+from fn_pp_tap_functions.tap.events import SiemShapeError, TapEvent, json_kind, siem_item
 from fn_pp_tap_functions.tap.timestamps import parse_tap_time
 from fn_pp_tap_functions.tap.vocab import parse_event_type
 
@@ -29,15 +29,7 @@ _WS = " \t\n\r"
 _DECODER = json.JSONDecoder()
 
 
-class _Shape(Exception):
-    """The answer is valid JSON of the wrong shape (the message says where and what)."""
 
-
-def _kind_name(value: object) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
 
 
 def decode_siem_body(body: bytes, *, endpoint: str) -> str:
@@ -68,7 +60,7 @@ def parse_siem_body(text: str, *, endpoint: str, keep_raw: bool = False,
                 "proxy or captive portal may be answering instead of TAP.", endpoint=endpoint) from None
         raise TapResponseError(f"Proofpoint TAP answered {endpoint} with broken JSON ({err.msg} at character "
                                f"{err.pos}); the window is read again by the next run.", endpoint=endpoint) from None
-    except _Shape as err:
+    except SiemShapeError as err:
         raise TapResponseError(f"Proofpoint TAP answered {endpoint} with an answer of the wrong shape: {err}. "
                                "Nothing of this window was used; the next run reads it again.",
                                endpoint=endpoint) from None
@@ -94,7 +86,7 @@ def _parse(text: str, keep_raw: bool) -> tuple[list[TapEvent], datetime | None]:
         return [], None
     if text[i] != "{":
         value, _end = _DECODER.raw_decode(text, i)
-        raise _Shape(f"the answer is {_kind_name(value)}, not an object")
+        raise SiemShapeError(f"the answer is {json_kind(value)}, not an object")
     events: list[TapEvent] = []
     query_end: datetime | None = None
     i += 1
@@ -116,7 +108,7 @@ def _parse(text: str, keep_raw: bool) -> tuple[list[TapEvent], datetime | None]:
         else:
             value, i = _DECODER.raw_decode(text, i)
             if kind is not None and value is not None:
-                raise _Shape(f"the {kind.value} array is {_kind_name(value)}, not a list")
+                raise SiemShapeError(f"the {kind.value} array is {json_kind(value)}, not a list")
         sep, i = _expect(text, i, ",}")
         if sep == "}":
             break
@@ -133,12 +125,7 @@ def _array(text: str, i: int, kind: str, events: list[TapEvent], keep_raw: bool)
         return i + 1
     while True:
         item, i = _DECODER.raw_decode(text, _skip(text, i))
-        if not isinstance(item, dict):
-            raise _Shape(f"{kind}[{index}] is {_kind_name(item)}, not an event object")
-        try:
-            events.append(normalise_event(item, kind, keep_raw=keep_raw))
-        except Exception as err:  # a value of a type no event field can hold
-            raise _Shape(f"{kind}[{index}] cannot be read ({type(err).__name__})") from None
+        events.append(siem_item(item, kind, index, keep_raw=keep_raw))
         index += 1
         sep, i = _expect(text, i, ",]")
         if sep == "]":

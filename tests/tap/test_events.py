@@ -187,9 +187,9 @@ def test_tolerates_misspelt_and_missing_arrays_but_refuses_the_wrong_shape(load_
         normalise_siem_response([item])
     # an array that is not a list, or an item that is not an event object, fails the whole answer (issue 11
     # finding 4: skipping them lost the window's events while the cursor moved on)
-    for broken, where in (({"messagesBlocked": "oops"}, "messagesBlocked array is a str"),
-                          ({"clicksBlocked": [item, "not an object"]}, "clicksBlocked[1] is a str"),
-                          ({"clicksBlocked": [None]}, "clicksBlocked[0] is a NoneType")):
+    for broken, where in (({"messagesBlocked": "oops"}, "messagesBlocked array is a string"),
+                          ({"clicksBlocked": [item, "not an object"]}, "clicksBlocked[1] is a string"),
+                          ({"clicksBlocked": [None]}, "clicksBlocked[0] is null")):
         with pytest.raises(TapResponseError, match=re.escape(where)):
             normalise_siem_response(broken, endpoint="/v2/siem/all")
 
