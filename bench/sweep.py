@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                 if len(closing) != 1:
                     print(f"  CHECK FAILED: {len(closing)} close notes on a closed incident", flush=True)
                     ok = False
-        print("Per incident: one Threat API call per distinct threat, one query page per 500 incidents, and one "
-              "PATCH (plus one note) only for incidents that change.")
+        print("Per sweep: one Threat API call per distinct threat of the incidents that are due (never checked, or "
+              "last checked longer ago than their age, at most 24 h), one query page per 500 incidents, one PATCH "
+              "(plus one note) per incident that changes, and one bulk PATCH recording the check times.")
     return 0 if ok else 1
 
 

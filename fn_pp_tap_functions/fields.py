@@ -27,9 +27,11 @@ THREAT_STATUS = "pp_tap_threat_status"
 EVENT_TYPES = "pp_tap_event_types"
 """text: comma list of SIEM event types seen (messagesDelivered, clicksPermitted, ...)."""
 RECIPIENTS_COUNT = "pp_tap_recipients_count"
-"""number: distinct recipients seen for this incident."""
+"""number: distinct recipients recorded for this incident: the recipient entries of its ledger, so a rerun
+after any interruption writes the same figure; once the ledger is full it stays at what the ledger holds."""
 EVENT_COUNT = "pp_tap_event_count"
-"""number: distinct TAP events recorded for this incident (also those beyond the table's row cap)."""
+"""number: distinct TAP events recorded for this incident (rows and beyond the table's row cap): the event
+entries of its ledger, never incremented; once the ledger is full (10,000 entries) it stops growing."""
 FIRST_SEEN = "pp_tap_first_seen"
 """datetimepicker (epoch ms): earliest message/click time."""
 LAST_SEEN = "pp_tap_last_seen"
@@ -37,7 +39,19 @@ LAST_SEEN = "pp_tap_last_seen"
 DASHBOARD_URL = "pp_tap_dashboard_url"
 """text: TAP dashboard link of the (first) threat."""
 LEDGER = "pp_tap_ledger"
-"""textarea, keep off layouts: short digests of recipients and of events not in the table (see plan.py)."""
+"""textarea, keep off layouts: short digests of every event, recipient and artifact recorded (ingest/ledger.py)."""
+STATE = "pp_tap_state"
+"""textarea, keep off layouts: the incident's evidence across runs that its name and description are
+rendered from (JSON, lists capped; ingest/state.py)."""
+WRITTEN = "pp_tap_written"
+"""text, keep off layouts: digests of the name and description the app last wrote; a value that differs
+from them was edited by an analyst and is never overwritten (ingest/plan.py)."""
+PENDING = "pp_tap_pending"
+"""textarea, keep off layouts: the journal of a write that spans several calls (rows, artifacts, the note
+still to be written, JSON); empty when nothing is pending (services/journal.py)."""
+CHECKED = "pp_tap_checked"
+"""datetimepicker (epoch ms): when TAP's word on this incident's threats was last known, from a SIEM event
+ingestion read or a Threat API check by the sweep (the sweep's back-off starts from it)."""
 
 MANAGED_FIELDS: tuple[str, ...] = (
     GROUP_KEY,
@@ -52,6 +66,10 @@ MANAGED_FIELDS: tuple[str, ...] = (
     LAST_SEEN,
     DASHBOARD_URL,
     LEDGER,
+    STATE,
+    WRITTEN,
+    PENDING,
+    CHECKED,
 )
 
 # ------------------------------------------------------------------------------ close policy's own fields

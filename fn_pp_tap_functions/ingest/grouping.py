@@ -15,9 +15,9 @@ Ids that are not plain ``[A-Za-z0-9_-]`` (at most 128) are replaced by ``h<sha25
 always short, ASCII and safe in a SOAR query; a threat without an id is keyed by a hash of its value.
 
 :class:`GroupEvidence` is plain, frozen data; templates see it through :meth:`GroupEvidence.to_context`.
-Rows for the events data table are capped per run (:data:`ROW_CAP_PER_RUN`, clicks first, then
-delivered, then blocked, earliest first); ``rows_omitted`` counts the rest, which are still counted
-(:mod:`.plan` records them in the incident's ledger).
+``rows`` holds a row for every event of the group, in the order they are given room in the incident's
+events table (clicks first, then delivered, then blocked, earliest first): :mod:`.plan` writes rows up to
+the incident's row cap (a setting) and records every event in the incident's ledger, row or not.
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ from fn_pp_tap_functions.tap.events import MessagePart, ThreatInfo
 from fn_pp_tap_functions.tap.timestamps import epoch_ms, iso_or_none
 from fn_pp_tap_functions.tap.vocab import EventType, ThreatStatus, ThreatType
 
-ROW_CAP_PER_RUN = 5
-"""Each table row is one SOAR REST call: a few rows per group per run keep the calls proportional to the
-number of groups, not of events (the rest are counted in the incident's fields and ledger; later runs add
-more rows, up to the per-incident cap)."""
+CONTEXT_ROWS = 20
+"""Rows a template sees in ``group.rows`` (the table itself is filled by :mod:`.plan`)."""
 MAX_SUBJECTS = 10
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -227,7 +225,7 @@ class GroupEvidence:
             "blocked_count": counts[EventType.MESSAGES_BLOCKED.value],
             "permitted_click_count": counts[EventType.CLICKS_PERMITTED.value],
             "blocked_click_count": counts[EventType.CLICKS_BLOCKED.value],
-            "rows": tuple(r.to_context() for r in self.rows),
+            "rows": tuple(r.to_context() for r in self.rows[:CONTEXT_ROWS]),
             "rows_omitted": self.rows_omitted,
             "first_click": self.first_click.to_context() if self.first_click else None,
         }
@@ -239,6 +237,11 @@ def _add(seen: dict[str, None], value: str | None, *, lower: bool = False) -> No
     value = value.strip()
     if value:
         seen[value.lower() if lower else value] = None
+
+
+def member_time(member: GroupMember) -> datetime:
+    """When TAP created the member's event: the later of the event time and its threats' times."""
+    return _created(member)
 
 
 def _created(member: GroupMember) -> datetime:
@@ -336,8 +339,7 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
                     attachments.setdefault((attachment.filename, attachment.md5, attachment.sha256), attachment)
 
     rows = [event_row(m.item, m.threats) for m in ordered]
-    chosen = sorted(rows, key=lambda r: (_ROW_PRIORITY.get(r.event_type, 9), r.event_time or _EPOCH, r.event_key))
-    kept_rows = sorted(chosen[:ROW_CAP_PER_RUN], key=lambda r: (r.event_time or _EPOCH, r.event_key))
+    kept_rows = sorted(rows, key=lambda r: (_ROW_PRIORITY.get(r.event_type, 9), r.event_time or _EPOCH, r.event_key))
     clicks = [r for r in rows if r.is_click]
     # an attachment seen with and without its part: drop the part-less duplicate
     full = {a.sha256 for a in attachments.values() if a.filename or a.md5}
@@ -371,7 +373,7 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
         event_keys=tuple(sorted(m.item.key for m in ordered)),
         click_count=click_count,
         rows=tuple(kept_rows),
-        rows_omitted=len(rows) - len(kept_rows),
+        rows_omitted=0,
         first_click=clicks[0] if clicks else None,
         header_froms=tuple(header_froms),
         reply_tos=tuple(reply_tos),

@@ -18,19 +18,26 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from resilient import Patch
 from resilient.co3 import PatchConflictException, SimpleHTTPException
 from resilient.co3base import BasicHTTPException
+from resilient.patch import PatchStatus
 
-from fn_pp_tap_functions.errors import SoarConflictError, SoarRequestError
+from fn_pp_tap_functions.errors import SoarConflictError, SoarError, SoarRequestError
 
 LOG = logging.getLogger(__name__)
 
 NO_RETRY = list(range(300, 600))  # every HTTP error is answered once; the caller decides what next
+CONFLICT_RETRIES = 3
+"""How often a PATCH answered HTTP 409 (a database-level conflict in SOAR, not a field conflict) is sent
+again: resilient's ``SimpleClient.patch`` re-sends it with no limit, so a SOAR that keeps answering 409
+would hang the function; here the fourth 409 is an error that names it."""
 PAGE = 500
+LOG = logging.getLogger(__name__)
 IN_CHUNK = 200  # values per `in` condition: keeps a query URL/body small and SOAR's planner happy
 
 Incident = dict[str, Any]
@@ -113,24 +120,30 @@ class SoarCases:
     ``calls`` counts the REST calls made, for the run reports.
     """
 
-    def __init__(self, client: RestClient) -> None:
+    def __init__(self, client: RestClient, *, timeout: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.calls = 0
+        self.timeout = timeout
+        """Seconds to wait for one SOAR answer (None: resilient's default, no limit). Ingestion's lease margin
+        is measured against it: a write is only started while the lease outlives it."""
+        self.sleep = sleep
 
     # ------------------------------------------------------------------------------------- plumbing
 
     def _do(self, what: str, method: str, uri: str, payload: Any = None, *, needs: tuple[str, ...]) -> Any:
         """One call; ``needs`` is the permission(s) it takes, named if SOAR answers 403."""
         self.calls += 1
+        extra = {"timeout": self.timeout} if self.timeout else {}
         try:
             if method == "GET":
-                return self.client.get(uri, skip_retry=NO_RETRY)
+                return self.client.get(uri, skip_retry=NO_RETRY, **extra)
             if method == "POST":
-                return self.client.post(uri, payload, skip_retry=NO_RETRY)
+                return self.client.post(uri, payload, skip_retry=NO_RETRY, **extra)
             if method == "PUT":
-                return self.client.put(uri, payload, skip_retry=NO_RETRY)
+                return self.client.put(uri, payload, skip_retry=NO_RETRY, **extra)
             if method == "DELETE":
-                return self.client.delete(uri, skip_retry=NO_RETRY)
+                return self.client.delete(uri, skip_retry=NO_RETRY, **extra)
         except Exception as err:  # resilient's HTTP exceptions, connection errors, timeouts
             raise _refused(what, err, needs) from None
         raise ValueError(method)
@@ -222,40 +235,102 @@ class SoarCases:
         """Change fields only if they still hold what we read (SOAR's old_value check).
 
         `changes` maps a field ("plan_status", "properties.x") to its new value; `expected` overrides the
-        old value to check. A conflict raises SoarConflictError: someone else got there first.
+        old value to check (every other field is checked against its value in `incident`). A conflict raises
+        SoarConflictError: someone else got there first. An HTTP 409 is sent again at most
+        :data:`CONFLICT_RETRIES` times.
         """
         if not changes:
             return
-        patch = Patch(dict(incident))
-        for name, value in changes.items():
-            if expected and name in expected:
-                patch.add_value(name, value, old_value=expected[name])
-            else:
-                patch.add_value(name, value)
-        self.calls += 1
+        patch = _patch(incident, changes, expected)
+        uri = f"/incidents/{int(incident['id'])}"
+        raw = getattr(self.client, "_patch", None)
+        for attempt in range(CONFLICT_RETRIES + 1):
+            self.calls += 1
+            try:
+                if raw is None:  # a client without resilient's internals (unit-test fakes): its own patch()
+                    self.client.patch(uri, patch, overwrite_conflict=False)
+                    return
+                response = raw(uri, patch, None, self.timeout)
+            except PatchConflictException as err:
+                raise _conflict(incident, err.patch_status.patch_status_dict) from None
+            except Exception as err:
+                raise self._update_refused(incident, changes, err) from None
+            if response.status_code == 409:
+                LOG.info("SOAR answered 409 to the update of incident %s (attempt %d)", incident["id"], attempt + 1)
+                if attempt < CONFLICT_RETRIES:
+                    self.sleep(0.5 * 2**attempt)
+                continue
+            if response.status_code != 200:
+                raise self._update_refused(incident, changes, BasicHTTPException(response))
+            status = PatchStatus(response.json())
+            if status.is_success():
+                return
+            if status.has_field_failures():
+                raise _conflict(incident, status.patch_status_dict)
+            message = str(status.patch_status_dict.get("message") or "no reason given")[:300]
+            raise SoarRequestError(f"SOAR refused to update incident {incident['id']}: {message}",
+                                   what=f"update incident {incident['id']}")
+        raise SoarRequestError(f"SOAR answered HTTP 409 (a conflict in its database) {CONFLICT_RETRIES + 1} times "
+                               f"to the update of incident {incident['id']}; nothing was changed. Try again later; "
+                               "if it persists, check the SOAR server's health.", status=409,
+                               what=f"update incident {incident['id']}")
+
+    def _update_refused(self, incident: Mapping[str, Any], changes: Mapping[str, Any],
+                        err: Exception) -> SoarRequestError:
+        """A refused update as an error that names its cause: the permission a 403 lacks, and the fields
+        this org requires to close an incident when a close is refused with HTTP 400."""
         what = f"update incident {incident['id']}"
-        try:
-            self.client.patch(f"/incidents/{int(incident['id'])}", patch, overwrite_conflict=False)
-        except PatchConflictException as err:
-            fields = tuple(f.get("field") for f in (err.patch_status.patch_status_dict.get("field_failures") or []))
-            raise SoarConflictError(
-                f"Incident {incident['id']} was changed by someone else ({', '.join(fields) or 'fields'}) "
-                "while this function worked on it; nothing was overwritten.", fields=fields) from None
-        except Exception as err:
-            refused = _refused(what, err, field_permissions(changes))
-            if refused.status == 400 and changes.get("plan_status") == "C":
-                after = {**incident, **{k: v for k, v in changes.items() if not k.startswith("properties.")},
-                         "properties": {**(incident.get("properties") or {}),
-                                        **{k[len("properties."):]: v for k, v in changes.items()
-                                           if k.startswith("properties.")}}}
-                gaps = self._missing_required(after, "close")
-                if gaps:
-                    refused = SoarRequestError(
-                        f"SOAR refused to close incident {incident['id']} (HTTP 400): this SOAR org requires the "
-                        f"field(s) {', '.join(gaps)} to close an incident, and the incident has no value for "
-                        "them. Give them a value in SOAR (or make them not required to close) and run it again.",
-                        status=400, what=what)
-            raise refused from None
+        refused = _refused(what, err, field_permissions(changes))
+        if refused.status != 400 or changes.get("plan_status") != "C":
+            return refused
+        after = {**incident, **{k: v for k, v in changes.items() if not k.startswith("properties.")},
+                 "properties": {**(incident.get("properties") or {}),
+                                **{k[len("properties."):]: v for k, v in changes.items()
+                                   if k.startswith("properties.")}}}
+        gaps = self._missing_required(after, "close")
+        if not gaps:
+            return refused
+        return SoarRequestError(
+            f"SOAR refused to close incident {incident['id']} (HTTP 400): this SOAR org requires the "
+            f"field(s) {', '.join(gaps)} to close an incident, and the incident has no value for "
+            "them. Give them a value in SOAR (or make them not required to close) and run it again.",
+            status=400, what=what)
+
+    def patch_many(self, items: Iterable[tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any] | None]]
+                   ) -> dict[int, SoarError]:
+        """Several incidents' changes in ONE call (SOAR's ``PUT /incidents/patch``), each with its old_value
+        checks as in :meth:`patch_incident`; returns the incidents whose patch failed, with why. Nothing is
+        sent when there is nothing to change."""
+        patches: dict[str, Any] = {}
+        by_id: dict[int, Mapping[str, Any]] = {}
+        items_list = list(items)
+        for incident, changes, expected in items_list:
+            if changes:
+                by_id[int(incident["id"])] = incident
+                patches[str(int(incident["id"]))] = _patch(incident, changes, expected).to_dict()
+        if not patches:
+            return {}
+        what = f"update {len(patches)} incidents"
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                result = self._do(what, "PUT", "/incidents/patch", {"patches": patches},
+                                  needs=field_permissions({n for _, c, _ in items_list for n in c}))
+                break
+            except SoarRequestError as err:
+                if err.status != 409 or attempt == CONFLICT_RETRIES:
+                    raise
+                self.sleep(0.5 * 2**attempt)
+        failures: dict[int, SoarError] = {}
+        for key, status in (result or {}).items() if isinstance(result, Mapping) else ():
+            incident_id = int(key)
+            dto = status if isinstance(status, Mapping) else {}
+            if dto.get("field_failures"):
+                failures[incident_id] = _conflict(by_id.get(incident_id, {"id": incident_id}), dto)
+            else:
+                failures[incident_id] = SoarRequestError(
+                    f"SOAR refused to update incident {incident_id}: {str(dto.get('message') or dto)[:300]}",
+                    what=f"update incident {incident_id}")
+        return failures
 
     # ------------------------------------------------------------------------------------- children
 
@@ -343,6 +418,26 @@ class SoarCases:
         emails = {str(u.get("email", "")).lower() for u in users if u.get("email")}
         names = {str(g.get("name", "")).lower() for g in groups if g.get("name")}
         return emails, names
+
+
+def _patch(incident: Mapping[str, Any], changes: Mapping[str, Any], expected: Mapping[str, Any] | None) -> Patch:
+    """A resilient Patch: every change carries its old value (``expected``, else the value in ``incident``)."""
+    patch = Patch(dict(incident))
+    for name, value in changes.items():
+        if expected and name in expected:
+            patch.add_value(name, value, old_value=expected[name])
+        elif name == "description":
+            patch.add_value(name, value, old_value=incident.get("description"))
+        else:
+            patch.add_value(name, value)
+    return patch
+
+
+def _conflict(incident: Mapping[str, Any], status: Mapping[str, Any]) -> SoarConflictError:
+    fields = tuple(str(f.get("field")) for f in (status.get("field_failures") or []) if isinstance(f, Mapping))
+    return SoarConflictError(f"Incident {incident.get('id')} was changed by someone else "
+                             f"({', '.join(fields) or 'fields'}) while this function worked on it; nothing was "
+                             "overwritten.", fields=fields)
 
 
 def _row_body(cells: Mapping[str, Any]) -> dict[str, Any]:

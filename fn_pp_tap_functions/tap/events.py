@@ -378,25 +378,56 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
     )
 
 
+class SiemShapeError(ValueError):
+    """A SIEM answer of the wrong shape; the message says where and what was found."""
+
+
+def json_kind(value: object) -> str:
+    """How a JSON value is named in messages ("an object", "a list", "null", ...)."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def siem_item(obj: object, kind: str, index: int, *, keep_raw: bool = False) -> TapEvent:
+    """Item ``index`` of SIEM array ``kind``, normalised; :class:`SiemShapeError` when it is not an event."""
+    if not isinstance(obj, Mapping):
+        raise SiemShapeError(f"{kind}[{index}] is {json_kind(obj)}, not an event object")
+    try:
+        return normalise_event(obj, kind, keep_raw=keep_raw)
+    except Exception as err:  # a value of a type no event field can hold
+        raise SiemShapeError(f"{kind}[{index}] cannot be read ({type(err).__name__})") from None
+
+
 def normalise_siem_response(
-    payload: Mapping[str, object] | None, *, keep_raw: bool = False
+    payload: Mapping[str, object] | None, *, keep_raw: bool = False, endpoint: str = "SIEM"
 ) -> tuple[list[TapEvent], datetime | None]:
-    """All events of a SIEM response, and its ``queryEndTime`` (``None`` if absent or unparseable).
+    """All events of a SIEM response (already parsed), and its ``queryEndTime`` (``None`` if absent or
+    unparseable). The client reads answers with :func:`~.siem_body.parse_siem_body` instead, which applies
+    the same rules while decoding (and needs far less memory).
 
     Tolerates missing arrays, ``null`` arrays, array names in other cases or with separators
-    (``messagesdelivered``, ``clicks_permitted``) and unknown keys (logged at debug). Items that are not
-    objects, or that fail to normalise, are skipped and logged with their array and position only (never
-    their content). Events come back grouped by array in TAP's order; no de-duplication happens here.
-    Raises :class:`TapResponseError` when ``payload`` is not a JSON object.
+    (``messagesdelivered``, ``clicks_permitted``) and unknown keys (logged at debug): TAP sends them in empty
+    answers. Refuses the wrong SHAPE with :class:`TapResponseError` naming ``endpoint`` and what was found: a
+    payload that is not an object, an event array that is not a list, an item that is not an object or that
+    cannot be read. Skipping them would lose events silently while the cursor moves past them. Events come
+    back grouped by array in TAP's order; no de-duplication happens here.
     """
     if payload is None:
         return [], None
     if not isinstance(payload, Mapping):
         raise TapResponseError(
-            f"Proofpoint TAP returned a SIEM response that is not a JSON object ({type(payload).__name__})."
+            f"Proofpoint TAP returned a SIEM response that is not a JSON object ({type(payload).__name__}).",
+            endpoint=endpoint,
         )
     events: list[TapEvent] = []
     query_end: datetime | None = None
+
+    def wrong(what: str) -> TapResponseError:
+        return TapResponseError(f"Proofpoint TAP answered {endpoint} with an answer of the wrong shape: {what}. "
+                                "Nothing of this window was used; the next run reads it again.", endpoint=endpoint)
+
     for name, value in payload.items():
         if not isinstance(name, str):
             continue
@@ -410,14 +441,9 @@ def normalise_siem_response(
         if value is None:
             continue
         if not isinstance(value, list):
-            LOG.warning("SIEM response array %s is a %s, not a list; ignored", kind.value, type(value).__name__)
-            continue
-        for index, obj in enumerate(value):
-            if not isinstance(obj, Mapping):
-                LOG.warning("Skipping %s[%d]: not a JSON object", kind.value, index)
-                continue
-            try:
-                events.append(normalise_event(obj, kind, keep_raw=keep_raw))
-            except Exception as err:  # one broken event must not lose the rest of the window
-                LOG.warning("Skipping %s[%d]: cannot normalise (%s)", kind.value, index, type(err).__name__)
+            raise wrong(f"the {kind.value} array is {json_kind(value)}, not a list")
+        try:
+            events.extend(siem_item(obj, kind.value, index, keep_raw=keep_raw) for index, obj in enumerate(value))
+        except SiemShapeError as err:
+            raise wrong(str(err)) from None
     return events, query_end

@@ -6,7 +6,6 @@ from ingest_factories import CAMPAIGN, MALWARE, MD5, PHISH, SHA, SPAM, click, ev
 
 from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.ingest import GroupBy, IngestPolicy, group_events, read_policy, select_events
-from fn_pp_tap_functions.ingest.grouping import ROW_CAP_PER_RUN
 
 
 def grouped(batch, **inputs):
@@ -74,14 +73,15 @@ def test_unsafe_ids_are_hashed():
     assert key.startswith("threat:h") and "/" not in key
 
 
-def test_rows_capped_per_run_clicks_first():
+def test_every_event_has_a_row_in_table_order_clicks_first_then_earliest():
     delivered = [message(recipients=[f"u{i}@example.com"], time=f"2024-03-01T10:{i % 60:02d}:00.000Z")
-                 for i in range(ROW_CAP_PER_RUN + 10)]
+                 for i in range(15)]
     clicks = [click(recipient="u1@example.com", time="2024-03-01T11:59:00.000Z")]
     group = next(iter(grouped(events(delivered=delivered, permitted=clicks)).values()))
-    assert len(group.rows) == ROW_CAP_PER_RUN and group.rows_omitted == 11
-    assert any(r.is_click for r in group.rows)
-    assert [r.event_time for r in group.rows] == sorted(r.event_time for r in group.rows)
+    assert len(group.rows) == 16 and group.rows_omitted == 0  # the plan decides how many get a row
+    assert group.rows[0].is_click
+    messages = [r.event_time for r in group.rows[1:]]
+    assert messages == sorted(messages)
     cells = group.rows[0].cells()
     assert set(cells) == set(F.EVENT_COLUMNS) and isinstance(cells[F.COL_EVENT_TIME], int)
 
