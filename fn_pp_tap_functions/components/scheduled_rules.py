@@ -1,4 +1,5 @@
-"""Not a function: starts the built-in scheduler when app.config sets an interval (see scheduler.py).
+"""Not a function: the app's start-up: says what an administrator must know (TLS verification of TAP off),
+and starts the built-in scheduler when app.config sets an interval (see scheduler.py).
 
 It is a component so that resilient-circuits starts it with the app and gives it the app's SOAR client.
 """
@@ -8,7 +9,7 @@ import logging
 from resilient_circuits import ResilientComponent
 
 from fn_pp_tap_functions.services.scheduler import INGEST_RULE, SYNC_RULE, Job, Scheduler
-from fn_pp_tap_functions.settings import SECTION, interval_minutes
+from fn_pp_tap_functions.settings import SECTION, interval_minutes, tls_warnings
 from fn_pp_tap_functions.soar.cases import SoarCases
 
 LOG = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ class FunctionComponent(ResilientComponent):
 
     def __init__(self, opts):
         super().__init__(opts)
+        for warning in tls_warnings(opts):
+            LOG.warning(warning)
         jobs = []
         minutes = interval_minutes(opts, "ingest_interval_minutes")
         if minutes:

@@ -46,7 +46,7 @@ sync_interval_minutes = 0
 ingest_max_windows_per_run = 24
 # Each run re-reads this many minutes before its cursor: TAP indexes some events up to ~30 minutes late.
 ingest_overlap_minutes = 30
-# A run holds the control incident's lease this long (renewed after every window).
+# A run holds the control incident's lease this many minutes (renewed as it works; decimals allowed).
 ingest_lease_minutes = 15
 # SIEM calls this app may make per 24 hours in each TAP quota pool (TAP allows 1,800; keep room for
 # other tools and analysts using the same credentials).
