@@ -30,6 +30,14 @@ class Response:
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
+        self.drop = False
+
+    @classmethod
+    def dropped(cls) -> Response:
+        """No answer at all: the server closes the connection (a proxy or network failure)."""
+        response = cls(502)
+        response.drop = True
+        return response
 
     def payload(self) -> bytes:
         if self.body is None:
@@ -88,6 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parsed.path.startswith("/ui"):
             req.path = parsed.path
         resp = self.server.handle(req)
+        if resp.drop:
+            self.close_connection = True
+            return
         payload = resp.payload()
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type + ("; charset=utf-8" if resp.content_type in
