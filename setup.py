@@ -47,6 +47,7 @@ Proofpoint Targeted Attack Protection (TAP) threat data into well-formed inciden
             "types-PyYAML",
             "PyYAML~=6.0",
             "cryptography>=42",
+            "hypothesis>=6.100",
         ],
     },
     python_requires=">=3.11",
