@@ -36,6 +36,8 @@ class Fault:
     body: str | None
     delay: float
     content_type: str | None = None
+    after: int = 0
+    """Matching requests let through before the fault fires (the 4th window of a catch-up, not the 1st)."""
 
     def render_body(self, header: Callable[[str], str | None]) -> str | None:
         """The body with every ``{header:NAME}`` replaced by the request's header (what an echoing proxy shows)."""
@@ -51,6 +53,7 @@ class Fault:
             "body": self.body,
             "delay": self.delay,
             "contentType": self.content_type,
+            "after": self.after,
         }
 
 
@@ -65,7 +68,7 @@ class FaultTable:
         self._faults: list[Fault] = []
 
     def add(self, path_regex: str, status: int | None, times: int = 1, body: str | None = None,
-            delay: float = 0.0, content_type: str | None = None) -> Fault:
+            delay: float = 0.0, content_type: str | None = None, after: int = 0) -> Fault:
         if status is None and delay <= 0:
             raise ValueError("a fault needs a status, a delay, or both")
         if status is not None and not 100 <= int(status) <= 599:
@@ -73,7 +76,7 @@ class FaultTable:
         if times < 1:
             raise ValueError("times must be at least 1")
         fault = Fault(re.compile(path_regex), None if status is None else int(status), int(times), body,
-                      float(delay), content_type)
+                      float(delay), content_type, int(after))
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -83,6 +86,9 @@ class FaultTable:
         with self._lock:
             for fault in self._faults:
                 if fault.pattern.search(path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

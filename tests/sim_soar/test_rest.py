@@ -292,6 +292,15 @@ def test_a_drop_fault_closes_the_connection_with_no_answer_before_or_after_the_w
     emulator.clear_faults()
 
 
+def test_a_next_fault_lets_the_write_through_and_fails_the_request_after_it(client, emulator):
+    emulator.add_fault("POST", r"/incidents$", status=503, times=1, next=True)
+    client.post("/incidents", {"name": "written, then SOAR went down", "discovered_date": now_ms()})
+    client.get("/incidents/2095", expect=503)
+    client.get("/incidents/2095", expect=(200, 404))
+    assert len(_named(client, "written, then SOAR went down")) == 1
+    emulator.clear_faults()
+
+
 def test_an_apply_fault_needs_to_say_what_the_client_gets(client):
     client.post("/_emulator/faults", {"path_regex": "/incidents$", "apply": True}, expect=400)
 

@@ -28,6 +28,11 @@ def test_a_malformed_200_is_answered_as_given_with_its_content_type(sim, siem):
     assert siem().json().get("messagesDelivered") != {"not": "a list"}  # one shot
 
 
+def test_a_fault_can_let_the_first_matching_calls_through(sim, siem):
+    sim.inject_fault(r"^/v2/siem/", 500, times=1, after=2)
+    assert [siem().status_code for _ in range(4)] == [200, 200, 500, 200]
+
+
 def test_a_proxy_page_can_echo_the_request_headers(sim, http):
     sim.inject_fault(r"/v2/threat/summary/", 403, body="denied; Authorization: {header:Authorization} "
                                                        "X: {header:X-Absent}.")
