@@ -72,14 +72,24 @@ def _get(section: Mapping[str, Any] | None, key: str) -> Any:
 
 
 def _int(value: Any, name: str, section: str, default: int, low: int, high: int) -> int:
+    return int(_number(value, name, section, default, low, high, int, ("a whole number", "")))
+
+
+def _minutes(value: Any, name: str, section: str, default: float, low: float, high: float) -> float:
+    """A number of minutes; decimals are allowed (0.5 = 30 s)."""
+    return _number(value, name, section, default, low, high, float, ("a number of minutes", " minutes"))
+
+
+def _number(value: Any, name: str, section: str, default: float, low: float, high: float,
+            parse: type[int] | type[float], words: tuple[str, str]) -> float:
     if value is None:
         return default
     try:
-        number = int(str(value).strip())
+        number = parse(str(value).strip())
     except ValueError:
-        raise ConfigError(f"'{name}' in [{section}] must be a whole number, not {value!r}.") from None
+        raise ConfigError(f"'{name}' in [{section}] must be {words[0]}, not {value!r}.") from None
     if not low <= number <= high:
-        raise ConfigError(f"'{name}' in [{section}] must be between {low} and {high}, not {number}.")
+        raise ConfigError(f"'{name}' in [{section}] must be between {low:g} and {high:g}{words[1]}, not {number:g}.")
     return number
 
 
@@ -124,19 +134,6 @@ def load_settings(opts: Mapping[str, Any], profile: str | None = None) -> TapSet
         retries=_int(merged.get("retries"), "retries", name, 3, 0, 10),
         options=merged,
     )
-
-
-def _minutes(value: Any, name: str, section: str, default: float, low: float, high: float) -> float:
-    """A number of minutes; decimals are allowed (0.5 = 30 s)."""
-    if value is None:
-        return default
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"'{name}' in [{section}] must be a number of minutes, not {value!r}.") from None
-    if not low <= number <= high:
-        raise ConfigError(f"'{name}' in [{section}] must be between {low:g} and {high:g} minutes, not {number:g}.")
-    return number
 
 
 def _read_template_file(path: str | None, section: str) -> str | None:

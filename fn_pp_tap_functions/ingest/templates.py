@@ -47,13 +47,10 @@ sample groups (:func:`.inputs.read_inputs` does it once per run), so a broken te
 any incident is created, as a
 :class:`~fn_pp_tap_functions.ingest.errors.TemplateError` naming the key, the line and Jinja's reason.
 Templates are written by SOC engineers (trusted to the level of a workflow script), but they run in the
-sandbox anyway: no attribute access to internals, no mutation of the context, and every render of one
-incident bounded (:class:`~fn_pp_tap_functions.sandbox.BoundedSandbox`): at most :data:`RENDER_LIMITS`
-``seconds`` for all its keys together, no text longer than ``value`` characters, no more than ``chars``
-characters made in all. A template past a bound is a :class:`TemplateError` naming the key being
-rendered, raised before anything of that incident is written (and by :meth:`IncidentTemplate.check`
-before anything at all is written when the sample groups already show it); the runtime's worker is free
-again within the time bound.
+sandbox anyway: no access to internals, no mutation of the context, and one incident's render (all keys)
+bounded by :data:`RENDER_LIMITS` (:class:`~fn_pp_tap_functions.sandbox.BoundedSandbox`): past a bound it
+is a :class:`TemplateError` naming the key, before anything of that incident is written (by
+:meth:`IncidentTemplate.check` before anything at all, when the samples show it); the worker is freed.
 """
 
 from __future__ import annotations

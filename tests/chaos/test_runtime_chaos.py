@@ -129,26 +129,14 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 # ----------------------------------------------------------------------------------------- kill -9
 
-STEPS = {
-    # step -> (method, path regex, how many of that kind pass first)
-    "incident create": ("POST", r"/incidents$", 1),
-    "row": ("POST", r"/incidents/\d+/table_data/pp_tap_events/row_data$", 2),
-    "artifact": ("POST", r"/incidents/\d+/artifacts$", 0),
-    "note": ("POST", r"/incidents/\d+/comments$", 0),
-    "incident PATCH": ("*", r"/incidents/(?!{control}$)\d+$|/incidents/patch$", 0),
-    "control PATCH": ("PATCH", r"/incidents/{control}$", 1),
-    "run-log row": ("POST", r"/incidents/{control}/table_data/pp_tap_ingest_runs/row_data$", 0),
-}
-
-
-@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("step", list(truth.WRITES))
 def test_kill_9_at_each_write_step_then_a_restart_loses_and_duplicates_nothing(stack, cases, control, step):
     """The write lands, the runtime is killed before it sees the answer, a new runtime starts and ingestion
     runs again (finding 2 is the row and the note/PATCH steps: counts doubled or short after the rerun)."""
     want = reference(stack, control)
     assert status(stack, control) == "completed"
     stack.tap.add_events(truth.wave2_events())
-    method, path, after = STEPS[step]
+    method, path, after = truth.WRITES[step]
     stack.emulator.add_fault(method, path.format(control=control["id"]), status=504, apply=True, hang_seconds=20,
                              times=1, after=after)
     start_ingest(stack, control)

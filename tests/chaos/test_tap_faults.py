@@ -10,12 +10,7 @@ import json
 
 import pytest
 import truth
-from service_helpers import tap_client
-from test_soar_faults import LEASE_S, reference, run
-
-from fn_pp_tap_functions.ingest import read_inputs
-from fn_pp_tap_functions.services.ingestion import run_ingestion
-from fn_pp_tap_functions.settings import IngestSettings
+from inprocess import LEASE_S, reference, run, run_report
 
 DELIVERED, CLICKS = "/v2/siem/messages/delivered", "/v2/siem/clicks/permitted"
 END = '"queryEndTime": "2026-01-01T00:00:00Z"'
@@ -30,12 +25,6 @@ MALFORMED = {
     "the event array a string": ('{' + END + ', "messagesDelivered": "none"}', "application/json"),
     "events that are not objects": ('{' + END + ', "messagesDelivered": [1, "two", null, []]}', "application/json"),
 }
-
-
-def faulted_run(cases, sim, control):
-    """The wave-2 run, with its report (the faults here never stop a run before it has one)."""
-    return run_ingestion(cases, tap_client(sim), read_inputs({"pp_tap_lookback_hours": 6}),
-                         IngestSettings(lease_minutes=0.1), control_id=control["id"])
 
 
 def _recover(soar, cases, sim, control, fault, want):
@@ -57,7 +46,7 @@ def test_tap_429_or_5xx_mid_window_stops_the_run_and_the_next_runs_finish_exactl
     sim = make_tap(truth.tap_scenario())
     # the 4th window's second call fails (its first, messages/delivered, was read)
     sim.inject_fault(f"^{CLICKS}$", status, times=5, after=3)
-    report = faulted_run(cases, sim, control)
+    report = run_report(cases, sim, control)  # TAP faults never stop a run before it has a report
     sim.clear_faults()
     assert report.status == expected and CLICKS in str(report.error)
     assert report.windows_done == 3 and _cursor(cases, control) == report.window_text().split("/")[1]
@@ -72,7 +61,7 @@ def test_a_malformed_tap_200_fails_the_window_naming_the_endpoint_and_nothing_is
     before = _cursor(cases, control)
     body, content_type = MALFORMED[shape]
     sim.inject_fault(f"^{DELIVERED}$", 200, times=20, body=body, content_type=content_type)
-    report = faulted_run(cases, sim, control)
+    report = run_report(cases, sim, control)  # TAP faults never stop a run before it has a report
     sim.clear_faults()
     after = _cursor(cases, control)
     outcome = _recover(soar, cases, sim, control, f"TAP 200 with {shape}", want)

@@ -96,6 +96,18 @@ def wave2_events() -> list[dict[str, Any]]:
     return [{"type": w["type"], "event": dict(w["event"])} for w in WAVE2]
 
 
+WRITES: dict[str, tuple[str, str, int]] = {
+    # each kind of write in the wave-2 run -> (method, path regex below the org, how many pass before the
+    # one hit); {control} is the control incident's id
+    "incident create": ("POST", r"/incidents$", 1),
+    "artifact": ("POST", r"/incidents/\d+/artifacts$", 0),
+    "row": ("POST", r"/incidents/\d+/table_data/pp_tap_events/row_data$", 2),
+    "note": ("POST", r"/incidents/\d+/comments$", 0),
+    "incident PATCH": ("*", r"/incidents/(?!{control}$)\d+$|/incidents/patch$", 0),
+    "control PATCH": ("PATCH", r"/incidents/{control}$", 1),
+    "run-log row": ("POST", r"/incidents/{control}/table_data/pp_tap_ingest_runs/row_data$", 0),
+}
+
 # ----------------------------------------------------------------------------------------- SOAR's state
 
 @dataclass
