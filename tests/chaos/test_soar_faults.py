@@ -12,6 +12,9 @@ baseline run, so creates and updates of open incidents both happen in it.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import truth
 from inprocess import LEASE_S, reference, run
@@ -43,3 +46,34 @@ def test_a_soar_fault_at_each_kind_of_write_loses_nothing_and_duplicates_nothing
     assert fired == 1, f"the {kind} fault never fired (the run ended {faulted})"
     runs = truth.until_completed(lambda: run(cases, sim, control), lease_s=LEASE_S)
     truth.check(truth.compare(f"SOAR {timing} {kind}", truth.read_state(soar.client()), expected, runs=runs))
+
+
+def test_a_second_writer_changing_an_incident_before_the_bookkeeping_patch_keeps_counts_exact(soar, cases, make_tap,
+                                                                                              control):
+    """The PATCH meets SOAR's old_value check (409) because another writer changed the incident meanwhile; the
+    re-planned PATCH must still give the exact counts (finding 2's "a 409 re-plan drops the increment")."""
+    expected = reference(soar, cases, make_tap, control)
+    sim = make_tap(truth.tap_scenario())
+    assert run(cases, sim, control) == "completed"
+    sim.add_events(truth.wave2_events())
+    method, path, _after = truth.WRITES["incident PATCH"]
+    soar.add_fault(method, path.format(control=control["id"]), times=1, hang_seconds=1.5)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(run(cases, sim, control)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while soar.faults.fired() < 1:
+        assert time.monotonic() < deadline, "the incident PATCH never came"
+        time.sleep(0.02)
+    client = soar.client()
+    for group in truth.read_state(client).values():  # another writer touches every TAP incident meanwhile
+        for seen in group:
+            incident = client.get(f"/incidents/{seen.id}")
+            props = dict(incident["properties"], pp_tap_last_seen=(incident["properties"].get("pp_tap_last_seen")
+                                                                   or 0) + 1)
+            client.put(f"/incidents/{seen.id}", dict(incident, properties=props), expect=(200, 204))
+    worker.join(60)
+    soar.clear_faults()
+    runs = truth.until_completed(lambda: run(cases, sim, control), lease_s=LEASE_S)
+    truth.check(truth.compare("a second writer before the PATCH (409, re-plan)", truth.read_state(client), expected,
+                              runs=runs + 1))
