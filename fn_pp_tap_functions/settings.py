@@ -40,7 +40,7 @@ class IngestSettings:
 
     max_windows_per_run: int = 24
     overlap_minutes: int = 30
-    lease_minutes: int = 15
+    lease_minutes: float = 15
     siem_daily_budget: int = 1500
     incident_template_path: str | None = None
     incident_template_text: str | None = field(default=None, repr=False)
@@ -111,14 +111,24 @@ def _get(section: Mapping[str, Any] | None, key: str) -> Any:
 
 
 def _int(value: Any, name: str, section: str, default: int, low: int, high: int) -> int:
+    return int(_number(value, name, section, default, low, high, int, ("a whole number", "")))
+
+
+def _minutes(value: Any, name: str, section: str, default: float, low: float, high: float) -> float:
+    """A number of minutes; decimals are allowed (0.5 = 30 s)."""
+    return _number(value, name, section, default, low, high, float, ("a number of minutes", " minutes"))
+
+
+def _number(value: Any, name: str, section: str, default: float, low: float, high: float,
+            parse: type[int] | type[float], words: tuple[str, str]) -> float:
     if value is None:
         return default
     try:
-        number = int(str(value).strip())
+        number = parse(str(value).strip())
     except ValueError:
-        raise ConfigError(f"'{name}' in [{section}] must be a whole number, not {value!r}.") from None
+        raise ConfigError(f"'{name}' in [{section}] must be {words[0]}, not {value!r}.") from None
     if not low <= number <= high:
-        raise ConfigError(f"'{name}' in [{section}] must be between {low} and {high}, not {number}.")
+        raise ConfigError(f"'{name}' in [{section}] must be between {low:g} and {high:g}{words[1]}, not {number:g}.")
     return number
 
 
@@ -193,7 +203,7 @@ def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> Inge
     return IngestSettings(
         max_windows_per_run=_int(o.get("ingest_max_windows_per_run"), "ingest_max_windows_per_run", name, 24, 1, 168),
         overlap_minutes=_int(o.get("ingest_overlap_minutes"), "ingest_overlap_minutes", name, 30, 0, 120),
-        lease_minutes=_int(o.get("ingest_lease_minutes"), "ingest_lease_minutes", name, 15, 1, 240),
+        lease_minutes=_minutes(o.get("ingest_lease_minutes"), "ingest_lease_minutes", name, 15, 0.1, 240),
         siem_daily_budget=_int(o.get("siem_daily_budget"), "siem_daily_budget", name, 1500, 1, 1800),
         incident_template_path=paths["incident"],
         incident_template_text=_read_template_file(paths["incident"], name),
@@ -240,6 +250,40 @@ def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1, def
     if minutes < 0 or (0 < minutes < low):
         raise ConfigError(f"'{key}' in [{SECTION}] must be 0 (off) or at least {low:g}, not {raw!r}.")
     return minutes
+
+
+def configured_profiles(opts: Mapping[str, Any]) -> list[str | None]:
+    """The default tenant plus every [fn_pp_tap_functions:NAME] section."""
+    profiles: list[str | None] = [None] if opts.get(SECTION) is not None else []
+    profiles += sorted(k.split(":", 1)[1] for k in opts if isinstance(k, str) and k.startswith(SECTION + ":"))
+    return profiles
+
+
+def tls_warnings(opts: Mapping[str, Any]) -> list[str]:
+    """One warning per configured tenant whose TAP calls would not verify TLS certificates.
+
+    The value is the one the TAP client uses (resilient-lib's ``RequestsCommon.get_verify`` over the
+    tenant's merged settings), whichever section set it. urllib3's own InsecureRequestWarning cannot be
+    relied on: resilient's SOAR client calls ``urllib3.disable_warnings()`` for the whole process when
+    ``[resilient] cafile = false``, and a warning filter shows it once at most. So the app says it itself,
+    at every start and in selftest."""
+    warnings = []
+    for profile in configured_profiles(opts):
+        try:
+            settings = load_settings(opts, profile)
+        except (ConfigError, InputError):
+            continue  # reported by the function or selftest that needs the tenant
+        verify = RequestsCommon(opts=opts, function_opts=settings.options).get_verify()
+        if verify is not False:
+            continue
+        own = opts.get(settings.section) or {}
+        where = f"[{settings.section}]" if _get(own, "verify") is not None or not profile else \
+            f"[{settings.section}] (inherited from [{SECTION}])"
+        warnings.append(f"TLS certificate verification of Proofpoint TAP is OFF for {where}: verify = false. "
+                        f"The TAP secret and the threat data can be read or changed by anyone on the way to "
+                        f"{settings.base_url}. Set verify = true, or the path of a CA bundle (PEM) that includes "
+                        "the CA of a TLS-inspecting proxy.")
+    return warnings
 
 
 def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient:

@@ -1,4 +1,5 @@
-"""Not a function: starts the built-in scheduler (see services/scheduler.py), on unless app.config turns it off.
+"""Not a function: the app's start-up: says what an administrator must know (TLS verification of TAP off),
+and starts the built-in scheduler (see services/scheduler.py), on unless app.config turns it off.
 
 It is a component so that resilient-circuits starts it with the app and gives it the app's SOAR client.
 """
@@ -8,7 +9,7 @@ import logging
 from resilient_circuits import ResilientComponent
 
 from fn_pp_tap_functions.services.scheduler import INGEST_RULE, SYNC_RULE, Job, Scheduler
-from fn_pp_tap_functions.settings import DEFAULT_INTERVALS, SECTION, control_owner, interval_minutes
+from fn_pp_tap_functions.settings import DEFAULT_INTERVALS, SECTION, control_owner, interval_minutes, tls_warnings
 from fn_pp_tap_functions.soar.cases import SoarCases
 from fn_pp_tap_functions.soar.control import ControlSetup
 
@@ -22,6 +23,8 @@ class FunctionComponent(ResilientComponent):
 
     def __init__(self, opts):
         super().__init__(opts)
+        for warning in tls_warnings(opts):
+            LOG.warning(warning)
         jobs = []
         for rule, key in ((INGEST_RULE, "ingest_interval_minutes"), (SYNC_RULE, "sync_interval_minutes")):
             minutes = interval_minutes(opts, key, default=DEFAULT_INTERVALS[key])

@@ -1,7 +1,8 @@
 """Incident templates: how a group's evidence becomes an incident draft.
 
 A template is a JSON object whose STRING VALUES are Jinja2 templates, each compiled and rendered on its
-own in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` with ``StrictUndefined``. The JSON is parsed
+own in Jinja's immutable sandbox, bounded (:class:`~fn_pp_tap_functions.sandbox.BoundedSandbox`), with
+``StrictUndefined``. The JSON is parsed
 once, before any data is seen; data is only ever the CONTEXT of a render, never template text, and a
 rendered value is only ever a value. So an attacker's subject can never change the structure or another
 field (unlike resilient-lib's ``make_payload_from_template``, which renders a whole JSON text and parses
@@ -46,11 +47,15 @@ sample groups (:func:`.inputs.read_inputs` does it once per run), so a broken te
 any incident is created, as a
 :class:`~fn_pp_tap_functions.ingest.errors.TemplateError` naming the key, the line and Jinja's reason.
 Templates are written by SOC engineers (trusted to the level of a workflow script), but they run in the
-sandbox anyway: no attribute access to internals, no mutation of the context, ranges capped.
+sandbox anyway: no access to internals, no mutation of the context, and one incident's render (all keys)
+bounded by :data:`RENDER_LIMITS` (:class:`~fn_pp_tap_functions.sandbox.BoundedSandbox`): past a bound it
+is a :class:`TemplateError` naming the key, before anything of that incident is written (by
+:meth:`IncidentTemplate.check` before anything at all, when the samples show it); the worker is freed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import traceback
@@ -71,11 +76,11 @@ from jinja2 import (
     meta,
     nodes,
 )
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions import text as T
 from fn_pp_tap_functions.ingest.errors import TemplateError
+from fn_pp_tap_functions.sandbox import BoundedSandbox, Limits, RenderLimitError, check_joined, render_session
 from fn_pp_tap_functions.tap.timestamps import epoch_ms, parse_tap_time
 
 if TYPE_CHECKING:
@@ -98,6 +103,8 @@ templates re-render its name and description (and, on update, may raise its seve
 across runs (:func:`.state.merged_context`)."""
 ARTIFACT_KEYS = ("type", "value", "description", "each", "max")
 SHIPPED_DEFAULT = "incident_default.json"
+RENDER_LIMITS = Limits(seconds=5.0, chars=8_000_000, value=1_000_000)
+"""What rendering ONE incident (every key of the template, artifacts' items included) may use."""
 _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,99}")
 
 
@@ -152,7 +159,9 @@ def _join(seq: object, sep: str = ", ", limit: int | None = None, width: int | N
         seq = [seq]
     if not isinstance(seq, Iterable):
         raise TypeError(f"join() needs a list, not {type(seq).__name__}")
-    items = ["" if v is None else str(v) for v in seq]
+    values = list(itertools.islice(seq, RENDER_LIMITS.value + 1))
+    check_joined(values, sep if width is None else "")  # before any text is made
+    items = ["" if v is None else str(v) for v in values]
     if width is not None and width > 0:
         items = [T.truncate(v, width) for v in items]
     if limit is not None and limit >= 0 and len(items) > limit:
@@ -162,15 +171,18 @@ def _join(seq: object, sep: str = ", ", limit: int | None = None, width: int | N
 
 
 def _truncate(value: object, length: int = 255) -> str:
+    if not isinstance(value, str):
+        check_joined([value], "")
     return T.truncate("" if value is None else str(value), max(1, int(length)))
 
 
 def _plural(count: object, word: str, words: str | None = None) -> str:
     try:
         number = int(count) if isinstance(count, int | float | str) else 0
-    except ValueError:
+    except (ValueError, OverflowError):
         number = 0
-    return f"{number} {word if number == 1 else (words or word + 's')}"
+    check_joined([word, words], "")  # the words become text: refuse a huge value before making it
+    return f"{number} {word if number == 1 else (words or str(word) + 's')}"
 
 
 class _Loader(BaseLoader):
@@ -185,14 +197,15 @@ class _Loader(BaseLoader):
         return self.sources[template], template, lambda: True
 
 
-def _environment(loader: _Loader, html_keys: frozenset[str]) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _environment(loader: _Loader, html_keys: frozenset[str]) -> BoundedSandbox:
+    env = BoundedSandbox(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=lambda name: name in html_keys,
         finalize=lambda value: "" if value is None else value,
         auto_reload=False,
         cache_size=0,
+        limits=RENDER_LIMITS,
     )
     env.filters.pop("safe", None)
     env.globals.update(first=_first, join=_join, truncate=_truncate, plural=_plural)
@@ -238,6 +251,10 @@ def _line_of(err: BaseException, key: str) -> int | None:
 def _reason(err: BaseException) -> str:
     if isinstance(err, TemplateSyntaxError):
         text = err.message or "syntax error"
+    elif isinstance(err, RenderLimitError):
+        text = str(err)
+    elif isinstance(err, MemoryError):
+        text = "stopped: the template ran out of memory; it makes too much text"
     else:
         text = f"{type(err).__name__}: {err}"
     return T.line(text, 300)
@@ -251,7 +268,7 @@ class IncidentTemplate:
 
     source: str
     kind: str
-    _env: ImmutableSandboxedEnvironment
+    _env: BoundedSandbox
     _loader: _Loader
     _name: _Text
     _description: _Text
@@ -450,6 +467,13 @@ class IncidentTemplate:
         now = now or datetime.now(UTC)
         raw = _context(group, now)
         context = raw if merged is None else dict(raw, group=merged)
+        try:
+            with render_session(self._env.limits):  # one budget for every key of this incident
+                return self._draft(group, context, raw)
+        except RenderLimitError as err:  # past the bounds between two keys (a limit error names no key)
+            raise _fail(self.source, None, _reason(err)) from None
+
+    def _draft(self, group: GroupEvidence, context: dict[str, object], raw: dict[str, object]) -> IncidentDraft:
         name = self._render(self._name, context)
         if not name:
             name = T.line(f"Proofpoint TAP: {group.key}", NAME_LIMIT)
@@ -485,13 +509,16 @@ class IncidentTemplate:
             else:
                 try:
                     result = self._each[art.key](**context)
+                    if result is None or (isinstance(result, str) and result == ""):
+                        result = ()
+                    if isinstance(result, str | bytes | Mapping) or not isinstance(result, Iterable):
+                        raise _fail(self.source, f"{art.key}.each", f"gives a {type(result).__name__}, not a list.",
+                                    1)
+                    items = list(itertools.islice(result, art.max))
+                except TemplateError:
+                    raise
                 except Exception as err:  # template author code: report, never crash
                     raise _fail(self.source, f"{art.key}.each", _reason(err), 1) from None
-                if result is None or result == "":
-                    result = ()
-                if isinstance(result, str | bytes | Mapping) or not isinstance(result, Iterable):
-                    raise _fail(self.source, f"{art.key}.each", f"gives a {type(result).__name__}, not a list.", 1)
-                items = list(result)[: art.max]
             # parts that do not read ``item`` are rendered once per artifact spec, not once per item
             fixed: dict[str, Any] = {}
             for part in (art.type, art.description):
@@ -501,6 +528,7 @@ class IncidentTemplate:
                 local = dict(context, item=item)
                 kind = fixed[art.type.key] if art.type.key in fixed else self._render(art.type, local)
                 if art.each is not None and self._sources_item_only(art.value):
+                    check_joined([item], "")
                     value = self._convert(art.value, "" if item is None else str(item))
                 else:
                     value = self._render(art.value, local)
@@ -538,11 +566,11 @@ class IncidentTemplate:
             return self._convert(spec, self._literal[spec.key])
         try:
             raw = self._compiled[spec.key].render(context)
+            return self._convert(spec, raw)
         except TemplateError:
             raise
-        except Exception as err:  # template author code: report with key and line
+        except Exception as err:  # template author code (MemoryError included): report with key and line
             raise _fail(self.source, spec.key, _reason(err), _line_of(err, spec.key)) from None
-        return self._convert(spec, raw)
 
     def _convert(self, spec: _Text, raw: str) -> Any:
         kind = spec.kind

@@ -15,8 +15,10 @@ into ``IntegrationError("Retry limit exceeded")``, logs the real cause at ERROR 
 bounded number of times; a 429 never is.
 
 Secrets: credentials travel only in the HTTP Basic header. Messages and log lines carry the API path,
-never headers or a URL with user info, and any text TAP sends back is scrubbed of the principal and
-secret (:class:`Redactor`) before it is shown.
+never headers or a URL with user info, and any text TAP (or a proxy in its place) sends back, and any
+library message, is scrubbed of every form of the principal, the secret and the proxy credentials
+(:class:`~fn_pp_tap_functions.tap.redact.Redactor`: plain, Basic-auth base64, URL-encoded, any case)
+BEFORE it is cut to length.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from fn_pp_tap_functions.errors import (
 )
 from fn_pp_tap_functions.tap import validation
 from fn_pp_tap_functions.tap.pools import Pool, pool_label
+from fn_pp_tap_functions.tap.redact import Redactor, proxy_credentials
 
 if TYPE_CHECKING:  # resilient-lib is a runtime dependency of the app, but the transport works without it
     from resilient_lib import RequestsCommon
@@ -74,18 +77,6 @@ class TransportOptions(TypedDict, total=False):
     max_backoff: float
     sleep: Callable[[float], None]
     clock: Callable[[], datetime] | None
-
-
-class Redactor:
-    """Removes the credentials from text the app did not write itself (TAP bodies, library messages)."""
-
-    def __init__(self, *secrets: str) -> None:
-        self._values = tuple(v for v in secrets if v and len(v) >= 3)
-
-    def __call__(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, "[redacted]")
-        return text
 
 
 class Transport:
@@ -129,7 +120,6 @@ class Transport:
         if retries < 0 or backoff < 0:
             raise ConfigError("TAP client retries and backoff must not be negative.")
         self._auth = (principal.strip(), secret)
-        self._scrub = Redactor(secret, principal.strip())
         self._host = urlsplit(self.base_url).netloc
 
         self._proxies: dict[str, str] | None = None
@@ -145,6 +135,7 @@ class Transport:
                 timeout = rc.get_timeout()
         else:
             self._session = requests.Session()
+        self._scrub = Redactor(secret, principal.strip(), proxies=proxy_credentials(self._proxy_urls()))
         self.verify: bool | str = True if verify is None else verify
         if isinstance(self.verify, str) and not os.path.exists(self.verify):
             raise ConfigError(
@@ -166,6 +157,16 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
+
+    def _proxy_urls(self) -> list[str]:
+        """Every proxy URL a request may go through: app.config's, else the environment's (requests' rule)."""
+        urls = list((self._proxies or {}).values())
+        urls += list(requests.utils.get_environ_proxies(self.base_url).values())
+        return [u for u in urls if u]
+
+    def scrub(self, text: str, limit: int = MAX_TAP_TEXT) -> str:
+        """``text`` from TAP, a proxy or a library, safe to show: credentials removed, then cut to ``limit``."""
+        return self._scrub.shown(text, limit)
 
     def call(
         self,
@@ -214,10 +215,7 @@ class Transport:
             body = response.text or ""
         except Exception:  # undecodable body
             return ""
-        body = " ".join(body.split())
-        if len(body) > MAX_TAP_TEXT:
-            body = body[: MAX_TAP_TEXT - 3] + "..."
-        return self._scrub(body)
+        return self.scrub(body)
 
     def _backoff_delay(self, attempt: int, response: requests.Response | None) -> float:
         delay = self.backoff * 2.0**attempt
@@ -262,7 +260,7 @@ class Transport:
             except requests.exceptions.ProxyError as err:
                 raise TapConnectionError(
                     f"Could not reach Proofpoint TAP ({self._host}) through the configured proxy: "
-                    f"{self._scrub(_short_reason(err))}. Check http_proxy/https_proxy in [{APP_SECTION}] or "
+                    f"{self.scrub(_short_reason(err), 200)}. Check http_proxy/https_proxy in [{APP_SECTION}] or "
                     "[integrations] and the proxy itself.",
                     reason="proxy",
                     endpoint=path,
@@ -282,7 +280,7 @@ class Transport:
             except requests.exceptions.RequestException as err:
                 raise TapConnectionError(
                     f"The request to Proofpoint TAP ({self._host}{path}) could not be sent: "
-                    f"{self._scrub(_short_reason(err))}.",
+                    f"{self.scrub(_short_reason(err), 200)}.",
                     reason="network",
                     endpoint=path,
                 ) from err
@@ -372,7 +370,7 @@ class Transport:
             )
         else:
             message = (
-                f"TLS handshake with Proofpoint TAP ({self._host}) failed: {self._scrub(_short_reason(err))}. "
+                f"TLS handshake with Proofpoint TAP ({self._host}) failed: {self.scrub(_short_reason(err), 200)}. "
                 f"If a proxy re-signs TLS traffic, {setting}."
             )
         return TapConnectionError(message, reason="tls", endpoint=path)
@@ -397,7 +395,7 @@ class Transport:
             err, "ConnectionResetError", "RemoteDisconnected", "ProtocolError"
         ):
             return TapConnectionError(
-                f"Could not connect to Proofpoint TAP ({self._host}): {self._scrub(_short_reason(err))}. "
+                f"Could not connect to Proofpoint TAP ({self._host}): {self.scrub(_short_reason(err), 200)}. "
                 "Check the network path and proxy settings.",
                 reason="network",
                 endpoint=path,
@@ -417,7 +415,7 @@ class Transport:
         try:
             data = response.json()
         except ValueError:
-            start = self._scrub(" ".join(response.text[:80].split()))
+            start = self.scrub(response.text, 80)
             raise TapResponseError(
                 f"Proofpoint TAP answered {path} with something that is not JSON (starts with {start!r}); "
                 "a proxy or captive portal may be answering instead of TAP.",
@@ -465,8 +463,7 @@ def _short_reason(err: BaseException) -> str:
     deepest = err
     for cause in _causes(err):
         deepest = cause
-    text = str(deepest) or type(deepest).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return str(deepest) or type(deepest).__name__  # cut by the caller, after scrubbing
 
 
 def _retry_after_seconds(value: str | None, now: datetime) -> float | None:

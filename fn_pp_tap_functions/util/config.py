@@ -68,8 +68,9 @@ ingest_overlap_minutes = 30
 # Rows each incident gets in its "Proofpoint TAP events" table over all runs (clicks first); each row is one
 # SOAR call, and every event is still counted in the incident's fields.
 #ingest_rows_per_incident = 5
-# A run holds the control incident's lease this long; a write is started only while the lease outlives the
-# SOAR timeout (three times soar_timeout_seconds, at most a third of the lease), else it is renewed first.
+# A run holds the control incident's lease this many minutes (decimals allowed); a write is started only
+# while the lease outlives the SOAR timeout (three times soar_timeout_seconds, at most a third of the lease),
+# else it is renewed first.
 ingest_lease_minutes = 15
 # Seconds to wait for one SOAR answer before the run stops (the next run finishes its writes).
 #soar_timeout_seconds = 120

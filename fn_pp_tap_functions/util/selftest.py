@@ -12,20 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from fn_pp_tap_functions.errors import TapAppError
-from fn_pp_tap_functions.settings import SECTION, tap_client
+from fn_pp_tap_functions.settings import SECTION, configured_profiles, tap_client, tls_warnings
 
 log = logging.getLogger(__name__)
 
 
-def configured_profiles(opts: Mapping[str, Any]) -> list[str | None]:
-    """The default tenant plus every [fn_pp_tap_functions:NAME] section."""
-    profiles: list[str | None] = [None] if opts.get(SECTION) is not None else []
-    profiles += sorted(k.split(":", 1)[1] for k in opts if isinstance(k, str) and k.startswith(SECTION + ":"))
-    return profiles
-
-
 def selftest_function(opts: Mapping[str, Any]) -> dict[str, str]:
-    """Return {"state": "success"|"failure", "reason": ...} naming every tenant that failed and why."""
+    """Return {"state": "success"|"failure", "reason": ...} naming every tenant that failed and why.
+
+    A tenant with TLS verification off still passes (the credentials work), but the reason starts with
+    the warning and the warning is logged: a selftest is where an administrator checks a new setup."""
     profiles = configured_profiles(opts)
     if not profiles:
         return {"state": "failure",
@@ -40,6 +36,9 @@ def selftest_function(opts: Mapping[str, Any]) -> dict[str, str]:
             problems.append(f"{name}: {err}")
             continue
         good.append(f"{name}: Proofpoint TAP at {client.base_url} accepted the credentials")
+    warnings = [f"WARNING: {w}" for w in tls_warnings(opts)]
+    for warning in warnings:
+        log.warning(warning)
     if problems:
-        return {"state": "failure", "reason": " | ".join(problems + good)}
-    return {"state": "success", "reason": "; ".join(good)}
+        return {"state": "failure", "reason": " | ".join(warnings + problems + good)}
+    return {"state": "success", "reason": "; ".join(warnings + good)}

@@ -114,9 +114,11 @@ class EmulatorClient:
         raise TimeoutError(f"no subscription to {queue} after {timeout} s: {status}")
 
     def add_fault(self, method: str, path_regex: str, status: int | None = None, times: int | None = None,
-                  hang_seconds: float = 0) -> dict:
+                  hang_seconds: float = 0, after: int = 0, apply: bool = False, drop: bool = False,
+                  next: bool = False) -> dict:
         return self.post("/_emulator/faults", {"method": method, "path_regex": path_regex, "status": status,
-                                               "times": times, "hang_seconds": hang_seconds})
+                                               "times": times, "hang_seconds": hang_seconds, "after": after,
+                                               "apply": apply, "drop": drop, "next": next})
 
     def calls(self) -> dict[str, int]:
         return self.get("/_emulator/calls")
@@ -164,9 +166,13 @@ class SoarEmulator(Emulator):
         return dict(self.app_opts(), api_key_id=self.admin_key_id, api_key_secret=self.admin_key_secret)
 
     def add_fault(self, method: str, path_regex: str, status: int | None = None, times: int | None = None,
-                  hang_seconds: float = 0, after: int = 0) -> dict:
+                  hang_seconds: float = 0, after: int = 0, apply: bool = False, drop: bool = False,
+                  next: bool = False) -> dict:
+        """See :class:`~sim.soar.faults.Faults`: ``apply``, the request lands, then the client gets the failure;
+        ``next``, the request succeeds and the one after it fails."""
         return self.faults.add({"method": method, "path_regex": path_regex, "status": status, "times": times,
-                                "hang_seconds": hang_seconds, "after": after})
+                                "hang_seconds": hang_seconds, "after": after, "apply": apply, "drop": drop,
+                                "next": next})
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -31,6 +31,14 @@ class Response:
         self.content_type = content_type
         self.headers = headers or {}
         self.after_send: Callable[[], None] | None = None  # run once the response is written (or not)
+        self.drop = False
+
+    @classmethod
+    def dropped(cls) -> Response:
+        """No answer at all: the server closes the connection (a proxy or network failure)."""
+        response = cls(502)
+        response.drop = True
+        return response
 
     def payload(self) -> bytes:
         if self.body is None:
@@ -91,6 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             req.path = parsed.path
         resp = self.server.handle(req)
         try:
+            if resp.drop:
+                self.close_connection = True
+                return
             payload = resp.payload()
             self.send_response(resp.status)
             self.send_header("Content-Type", resp.content_type + ("; charset=utf-8" if resp.content_type in

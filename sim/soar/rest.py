@@ -65,16 +65,35 @@ class RestApi:
             self.calls[call_pattern(req.method, req.path)] += 1
         if req.path == "/ui" or req.path.startswith("/ui/"):
             return render_ui(self.soar, req)
-        if not req.path.startswith("/_emulator"):
-            fault = self.faults.match(req.method, req.path)
-            if fault:
-                if fault["hang_seconds"]:
-                    time.sleep(fault["hang_seconds"])
-                if fault["status"] is not None:
-                    body = fault["body"] if fault["body"] is not None else {
-                        "success": False, "title": None, "hints": [], "error_code": "injectedFault",
-                        "message": f"injected fault {fault['id']} (HTTP {fault['status']})"}
-                    return Response(fault["status"], body)
+        fault = None if req.path.startswith("/_emulator") else self.faults.match(req.method, req.path)
+        if fault is not None and not fault["apply"]:
+            if fault["hang_seconds"]:
+                time.sleep(fault["hang_seconds"])
+            failed = self._fault_answer(fault)
+            if failed is not None:
+                return failed
+        answer = self._answer(req)
+        if fault is not None and fault["apply"]:  # the request landed; the client is told otherwise
+            if fault["hang_seconds"]:
+                time.sleep(fault["hang_seconds"])
+            failed = self._fault_answer(fault)
+            if failed is not None:
+                failed.after_send = answer.after_send  # the write landed: its automatic rules still run
+                return failed
+        return answer
+
+    @staticmethod
+    def _fault_answer(fault: dict) -> Response | None:
+        if fault["drop"]:
+            return Response.dropped()
+        if fault["status"] is None:
+            return None
+        body = fault["body"] if fault["body"] is not None else {
+            "success": False, "title": None, "hints": [], "error_code": "injectedFault",
+            "message": f"injected fault {fault['id']} (HTTP {fault['status']})"}
+        return Response(fault["status"], body)
+
+    def _answer(self, req: Request) -> Response:
         key = self._authorized(req)
         if key is None:
             return Response(401, {"success": False, "title": None, "hints": [], "error_code": "unauthorized",

@@ -191,8 +191,12 @@ class TapService:
         if fault is not None:
             if fault.status is not None:
                 self._record(request, route.endpoint, route.pool, fault.status, principal)
-                body = fault.body if fault.body is not None else DEFAULT_BODIES.get(fault.status, "Injected fault")
+                body = fault.render_body(request.headers.get)
+                if body is None:
+                    body = DEFAULT_BODIES.get(fault.status, "Injected fault")
                 response = text_response(body, fault.status)
+                if fault.content_type:
+                    response.content_type = fault.content_type
                 response.delay = fault.delay
                 return response
             delay = fault.delay

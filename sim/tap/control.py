@@ -38,7 +38,7 @@ class Controls(Protocol):
     def set_threat_campaign(self, threat_id: str, campaign_id: str | None) -> None: ...
     def set_limits(self, **limits: int | None) -> dict[str, int | None]: ...
     def inject_fault(self, path_regex: str, status: int | None, times: int = 1, body: str | None = None,
-                     delay: float = 0.0) -> None: ...
+                     delay: float = 0.0, content_type: str | None = None, after: int = 0) -> None: ...
     def clear_faults(self) -> None: ...
     def set_indexing_lag(self, seconds: float) -> None: ...
 
@@ -99,9 +99,11 @@ def _dispatch(sim: Controls, method: str, route: str, body: dict[str, Any]) -> R
         return json_response({"limits": sim.set_limits(**body)})
     if (method, route) == ("POST", "faults"):
         if "path" not in body:
-            raise ValueError('expected {"path": <regex>, "status": <int|null>, "times": n, "body": .., "delay": s}')
+            raise ValueError('expected {"path": <regex>, "status": <int|null>, "times": n, "body": .., "delay": s, '
+                             '"contentType": .., "after": n}')
         sim.inject_fault(body["path"], body.get("status"), int(body.get("times", 1)), body.get("body"),
-                         delay=float(body.get("delay", 0.0)))
+                         delay=float(body.get("delay", 0.0)), content_type=body.get("contentType"),
+                         after=int(body.get("after", 0)))
         return json_response({"ok": True, "faults": sim.faults.pending()})
     if (method, route) == ("GET", "faults"):
         return json_response({"faults": sim.faults.pending()})

@@ -2,12 +2,19 @@
 
 TAP itself answers 500 now and then and sits behind load balancers that answer 502/503; a client's
 retry and timeout handling can only be tested if the simulator can do the same on demand.
+
+What answers in TAP's place is not always TAP: a TLS-inspecting proxy, a WAF or a captive portal may
+answer 200 with an HTML page or with JSON that is not TAP's, or echo the request's headers in an error
+page (some list every header, ``Authorization`` included). So a fault's body may be any text, answered
+with any status and ``content_type`` (``application/json`` for a malformed 200), and ``{header:NAME}``
+in it is replaced by the request's header NAME as sent (empty when absent).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_BODIES: dict[int, str] = {
@@ -28,6 +35,15 @@ class Fault:
     remaining: int
     body: str | None
     delay: float
+    content_type: str | None = None
+    after: int = 0
+    """Matching requests let through before the fault fires (the 4th window of a catch-up, not the 1st)."""
+
+    def render_body(self, header: Callable[[str], str | None]) -> str | None:
+        """The body with every ``{header:NAME}`` replaced by the request's header (what an echoing proxy shows)."""
+        if self.body is None:
+            return None
+        return _HEADER.sub(lambda m: header(m.group(1)) or "", self.body)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -36,7 +52,12 @@ class Fault:
             "remaining": self.remaining,
             "body": self.body,
             "delay": self.delay,
+            "contentType": self.content_type,
+            "after": self.after,
         }
+
+
+_HEADER = re.compile(r"\{header:([A-Za-z0-9-]+)\}")
 
 
 class FaultTable:
@@ -47,7 +68,7 @@ class FaultTable:
         self._faults: list[Fault] = []
 
     def add(self, path_regex: str, status: int | None, times: int = 1, body: str | None = None,
-            delay: float = 0.0) -> Fault:
+            delay: float = 0.0, content_type: str | None = None, after: int = 0) -> Fault:
         if status is None and delay <= 0:
             raise ValueError("a fault needs a status, a delay, or both")
         if status is not None and not 100 <= int(status) <= 599:
@@ -55,7 +76,7 @@ class FaultTable:
         if times < 1:
             raise ValueError("times must be at least 1")
         fault = Fault(re.compile(path_regex), None if status is None else int(status), int(times), body,
-                      float(delay))
+                      float(delay), content_type, int(after))
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -65,6 +86,9 @@ class FaultTable:
         with self._lock:
             for fault in self._faults:
                 if fault.pattern.search(path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)

@@ -227,13 +227,14 @@ class TapSimulator:
         return self.pools.set_limits(limits)
 
     def inject_fault(self, path_regex: str, status: int | None, times: int = 1, body: str | None = None,
-                     delay: float = 0.0) -> None:
-        """Make the next ``times`` TAP calls whose path matches ``path_regex`` fail.
+                     delay: float = 0.0, content_type: str | None = None, after: int = 0) -> None:
+        """Make the next ``times`` TAP calls whose path matches ``path_regex`` fail (``after`` let through first).
 
-        ``status`` is answered (with ``body`` or a default text) after ``delay`` seconds; with
-        ``status=None`` the call hangs ``delay`` seconds and is then answered normally.
+        ``status`` is answered (with ``body`` or a default text, as ``content_type`` or plain text) after
+        ``delay`` seconds; with ``status=None`` the call hangs ``delay`` seconds and is then answered
+        normally. A status of 200 with a body is a malformed answer (see :mod:`sim.tap.faults`).
         """
-        self.faults.add(path_regex, status, times, body, delay)
+        self.faults.add(path_regex, status, times, body, delay, content_type, after)
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -280,6 +280,46 @@ def test_faults_and_call_counts(client, emulator):
     emulator.clear_faults()
 
 
+def _named(client, name: str) -> list:
+    body = {"filters": [{"conditions": [{"field_name": "name", "method": "equals", "value": name}]}],
+            "start": 0, "length": 100}
+    return client.post("/incidents/query_paged?return_level=normal", body)["data"]
+
+
+def test_an_apply_fault_lands_the_write_then_fails_the_answer(client, emulator):
+    emulator.add_fault("POST", r"/incidents$", status=504, times=1, apply=True)
+    resp = client.post("/incidents", {"name": "landed anyway", "discovered_date": now_ms()}, expect=504)
+    assert "injected" in resp["message"]
+    assert len(_named(client, "landed anyway")) == 1  # the client was told it failed; SOAR has it
+    emulator.clear_faults()
+
+
+def test_a_drop_fault_closes_the_connection_with_no_answer_before_or_after_the_write(client, emulator):
+    import requests
+    emulator.add_fault("POST", r"/incidents$", times=1, drop=True)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.post("/incidents", {"name": "never landed", "discovered_date": now_ms()}, expect=None)
+    assert _named(client, "never landed") == []
+    emulator.add_fault("POST", r"/incidents$", times=1, drop=True, apply=True)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.post("/incidents", {"name": "landed, no answer", "discovered_date": now_ms()}, expect=None)
+    assert len(_named(client, "landed, no answer")) == 1
+    emulator.clear_faults()
+
+
+def test_a_next_fault_lets_the_write_through_and_fails_the_request_after_it(client, emulator):
+    emulator.add_fault("POST", r"/incidents$", status=503, times=1, next=True)
+    client.post("/incidents", {"name": "written, then SOAR went down", "discovered_date": now_ms()})
+    client.get("/incidents/2095", expect=503)
+    client.get("/incidents/2095", expect=(200, 404))
+    assert len(_named(client, "written, then SOAR went down")) == 1
+    emulator.clear_faults()
+
+
+def test_an_apply_fault_needs_to_say_what_the_client_gets(client):
+    client.post("/_emulator/faults", {"path_regex": "/incidents$", "apply": True}, expect=400)
+
+
 def test_ui_renders_and_strips_scripts(client, emulator):
     inc = client.create_incident("ui <check>", description={"format": "html",
                                                             "content": "<p>hello</p><script>alert(1)</script>"})

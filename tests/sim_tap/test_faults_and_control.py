@@ -19,6 +19,28 @@ def test_injected_status_faults_then_recovery(sim, http, siem):
     assert sim.stats()["statuses"]["503"] == 2
 
 
+def test_a_malformed_200_is_answered_as_given_with_its_content_type(sim, siem):
+    sim.inject_fault(r"^/v2/siem/", 200, body='{"messagesDelivered": {"not": "a list"}}',
+                     content_type="application/json")
+    response = siem()
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"messagesDelivered": {"not": "a list"}}
+    assert siem().json().get("messagesDelivered") != {"not": "a list"}  # one shot
+
+
+def test_a_fault_can_let_the_first_matching_calls_through(sim, siem):
+    sim.inject_fault(r"^/v2/siem/", 500, times=1, after=2)
+    assert [siem().status_code for _ in range(4)] == [200, 200, 500, 200]
+
+
+def test_a_proxy_page_can_echo_the_request_headers(sim, http):
+    sim.inject_fault(r"/v2/threat/summary/", 403, body="denied; Authorization: {header:Authorization} "
+                                                       "X: {header:X-Absent}.")
+    response = http.get(f"{sim.base_url}/v2/threat/summary/{tid('a')}", timeout=5)
+    assert response.status_code == 403 and response.text.startswith("denied; Authorization: Basic ")
+    assert response.text.endswith("X: .")
+
+
 def test_injected_hang_trips_client_timeout(sim, http):
     sim.inject_fault(r"/v2/people/vap", None, times=1, delay=0.6)
     with pytest.raises(requests.exceptions.ReadTimeout):

@@ -110,3 +110,32 @@ def test_the_scheduler_is_on_unless_app_config_turns_it_off():
 def test_control_owner_is_optional():
     assert control_owner(opts(fn_pp_tap_functions=BASE)) is None
     assert control_owner(opts(fn_pp_tap_functions=dict(BASE, control_owner=" SOC Tier 1 "))) == "SOC Tier 1"
+
+
+# ---------------------------------------------------------------------------------- TLS verification off
+
+def test_tls_verification_off_is_named_for_every_tenant_that_has_it():
+    from fn_pp_tap_functions.settings import tls_warnings
+    config = opts(fn_pp_tap_functions=BASE, fn_pp_tap_functions__emea={"principal": "p-emea", "secret": "s-emea"},
+                  fn_pp_tap_functions__us={"principal": "p-us", "secret": "s-us", "verify": "true"})
+    warnings = tls_warnings(config)
+    assert len(warnings) == 2  # the default tenant and the profile that inherits its verify = false
+    assert warnings[0].startswith("TLS certificate verification of Proofpoint TAP is OFF for [fn_pp_tap_functions]:")
+    assert "[fn_pp_tap_functions:emea] (inherited from [fn_pp_tap_functions])" in warnings[1]
+    assert all("s-default" not in w and "s-emea" not in w for w in warnings)
+
+
+def test_tls_verification_on_or_a_ca_bundle_gives_no_warning():
+    from fn_pp_tap_functions.settings import tls_warnings
+    assert tls_warnings(opts(fn_pp_tap_functions=dict(BASE, verify="true"))) == []
+    assert tls_warnings(opts(fn_pp_tap_functions=dict(BASE, verify="/etc/ssl/proxy-ca.pem"))) == []
+    assert tls_warnings(opts(fn_pp_tap_functions={k: v for k, v in BASE.items() if k != "verify"})) == []
+
+
+def test_selftest_passes_with_tls_off_but_says_so_first(monkeypatch):
+    from fn_pp_tap_functions.util import selftest
+    monkeypatch.setattr(selftest, "tap_client", lambda _o, _p: type("C", (), {
+        "base_url": "https://tap.example.test", "check_credentials": lambda self: None})())
+    result = selftest.selftest_function(opts(fn_pp_tap_functions=BASE))
+    assert result["state"] == "success"
+    assert result["reason"].startswith("WARNING: TLS certificate verification of Proofpoint TAP is OFF")
