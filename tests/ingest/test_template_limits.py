@@ -137,6 +137,7 @@ def test_ordinary_templates_use_loops_joins_and_formats_as_before():
 def test_shipped_note_templates_are_bounded_too():
     huge = {"threat_id": "t", "status": "active", "category": "phish", "type": "url", "severity_score": 1,
             "name": "x" * 5_000_000, "identified_at": None, "families": [], "malware": [], "actors": [],
-            "techniques": [], "brands": []}
+            "techniques": [], "brands": [], "detection_type": None, "attack_spread": None, "geo_targeted": None,
+            "vertically_targeted": None, "notable": None}
     with pytest.raises(Exception, match="Proofpoint TAP's answer is too large"):
         render_template("threat_note.html.j2", threat=huge, dashboard_url=None)
