@@ -17,7 +17,7 @@ import time
 
 import pytest
 import truth
-from inprocess import LEASE_S, reference, run
+from inprocess import LEASE_S, reference, run, settle, tap, wave2
 
 TIMINGS = {
     "before": {"status": 500},
@@ -35,9 +35,9 @@ def test_the_reference_run_is_itself_exact(soar, cases, make_tap, control):
 def test_a_soar_fault_at_each_kind_of_write_loses_nothing_and_duplicates_nothing(soar, cases, make_tap, control,
                                                                                  kind, timing):
     expected = reference(soar, cases, make_tap, control)
-    sim = make_tap(truth.tap_scenario())
+    sim = tap(make_tap)
     assert run(cases, sim, control) == "completed"
-    sim.add_events(truth.wave2_events())
+    wave2(sim)
     method, path, after = truth.WRITES[kind]
     soar.add_fault(method, path.format(control=control["id"]), times=1, after=after, **TIMINGS[timing])
     faulted = run(cases, sim, control)
@@ -45,6 +45,7 @@ def test_a_soar_fault_at_each_kind_of_write_loses_nothing_and_duplicates_nothing
     soar.clear_faults()
     assert fired == 1, f"the {kind} fault never fired (the run ended {faulted})"
     runs = truth.until_completed(lambda: run(cases, sim, control), lease_s=LEASE_S)
+    runs += settle(cases, sim, control)
     truth.check(truth.compare(f"SOAR {timing} {kind}", truth.read_state(soar.client()), expected, runs=runs))
 
 
@@ -53,9 +54,9 @@ def test_a_second_writer_changing_an_incident_before_the_bookkeeping_patch_keeps
     """The PATCH meets SOAR's old_value check (409) because another writer changed the incident meanwhile; the
     re-planned PATCH must still give the exact counts (finding 2's "a 409 re-plan drops the increment")."""
     expected = reference(soar, cases, make_tap, control)
-    sim = make_tap(truth.tap_scenario())
+    sim = tap(make_tap)
     assert run(cases, sim, control) == "completed"
-    sim.add_events(truth.wave2_events())
+    wave2(sim)
     method, path, _after = truth.WRITES["incident PATCH"]
     soar.add_fault(method, path.format(control=control["id"]), times=1, hang_seconds=1.5)
     outcome: list[str] = []
@@ -75,5 +76,6 @@ def test_a_second_writer_changing_an_incident_before_the_bookkeeping_patch_keeps
     worker.join(60)
     soar.clear_faults()
     runs = truth.until_completed(lambda: run(cases, sim, control), lease_s=LEASE_S)
+    runs += settle(cases, sim, control)
     truth.check(truth.compare("a second writer before the PATCH (409, re-plan)", truth.read_state(client), expected,
                               runs=runs + 1))

@@ -7,11 +7,11 @@ than the next run's overlap, so a silent skip shows as lost incidents."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import truth
-from inprocess import LEASE_S, reference, run, run_report
+from inprocess import LEASE_S, clock_of, reference, run, run_report, settle, tap, wave2
 
 from fn_pp_tap_functions.tap.timestamps import parse_tap_time
 
@@ -33,27 +33,29 @@ MALFORMED = {
 def _recover(soar, cases, sim, control, fault, want):
     """Runs until one completes, then wave 2 and its run: SOAR must then hold the whole truth."""
     runs = truth.until_completed(lambda: run(cases, sim, control), lease_s=LEASE_S)
-    sim.add_events(truth.wave2_events())
+    wave2(sim)
     assert run(cases, sim, control) == "completed"
+    runs += settle(cases, sim, control)
     return truth.compare(fault, truth.read_state(soar.client()), want, runs=runs + 1)
 
 
 def _cursor(cases, control):
-    return (cases.get_incident(control["id"]).get("properties") or {}).get("pp_tap_ingest_cursor")
+    """The settled cursor: the settle pass never moves it past a span it has not applied."""
+    return (cases.get_incident(control["id"]).get("properties") or {}).get("pp_tap_ingest_settled")
 
 
 @pytest.mark.parametrize(("status", "expected"), [(429, "throttled"), (500, "failed"), (503, "failed")])
 def test_tap_429_or_5xx_mid_window_stops_the_run_and_the_next_runs_finish_exactly(soar, cases, make_tap, control,
                                                                                  status, expected):
     want = reference(soar, cases, make_tap, control)
-    sim = make_tap(truth.tap_scenario())
+    sim = tap(make_tap)
     # the 4th window's second call fails (its first, messages/delivered, was read)
     sim.inject_fault(f"^{CLICKS}$", status, times=5, after=3)
     report = run_report(cases, sim, control)  # TAP faults never stop a run before it has a report
     sim.clear_faults()
     assert report.status == expected and CLICKS in str(report.error)
     cursor = parse_tap_time(_cursor(cases, control))
-    assert cursor is None or cursor < datetime.now(UTC) - timedelta(hours=1)  # not past the window that failed
+    assert cursor is None or cursor < clock_of(sim)() - timedelta(hours=1)  # not past the window that failed
     truth.check(_recover(soar, cases, sim, control, f"TAP {status} mid-window", want))
 
 
@@ -61,7 +63,7 @@ def test_tap_429_or_5xx_mid_window_stops_the_run_and_the_next_runs_finish_exactl
 def test_a_malformed_tap_200_fails_the_window_naming_the_endpoint_and_nothing_is_lost(soar, cases, make_tap, control,
                                                                                      shape):
     want = reference(soar, cases, make_tap, control)
-    sim = make_tap(truth.tap_scenario())
+    sim = tap(make_tap)
     before = _cursor(cases, control)
     body, content_type = MALFORMED[shape]
     sim.inject_fault(f"^{DELIVERED}$", 200, times=20, body=body, content_type=content_type)
