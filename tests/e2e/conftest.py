@@ -4,6 +4,13 @@ key holds exactly apikey_permissions.txt; SOAR would have answered those calls 4
 from __future__ import annotations
 
 import pytest
+from e2e_helpers import AUTOMATIONS
+
+
+@pytest.fixture(params=AUTOMATIONS)
+def automation(request):
+    """Each test that asks for it runs twice: with the rules and workflows, then with the playbooks."""
+    return request.param
 
 
 @pytest.fixture(autouse=True)

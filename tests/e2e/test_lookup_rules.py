@@ -17,9 +17,16 @@ CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with Stack() as running:
-        yield running
+def running():
+    with Stack() as started:
+        yield started
+
+
+@pytest.fixture
+def stack(running, automation):
+    """The running stack with the workflows or the playbooks switched on."""
+    running.use_automation(automation)
+    return running
 
 
 def new_incident_with_artifact(stack: Stack, artifact_type: str, value: str) -> tuple[int, int]:
@@ -72,11 +79,11 @@ def test_unknown_threat_fails_the_workflow_with_a_clear_message_and_no_note(stac
 
 def test_get_threat_menu_item_does_not_apply_to_other_artifact_types(stack):
     incident_id, artifact_id = new_incident_with_artifact(stack, "URL", "https://example.com/x")
-    body = {"action_id": stack.soar.rule_id("Proofpoint TAP: Get threat"), "properties": {}}
+    body = stack.action_body("Proofpoint TAP: Get threat")
     refused = stack.soar.post(f"/incidents/{incident_id}/artifacts/{artifact_id}/action_invocations", body,
                               expect=400)
     assert "Proofpoint TAP: Get threat" in str(refused)
-    assert stack.soar.workflow_instances(incident_id) == []
+    assert stack.runs(incident_id) == []
 
 
 def test_get_campaign_menu_item_lists_members(stack):
