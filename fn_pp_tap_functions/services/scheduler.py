@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fn_pp_tap_functions.errors import TapAppError
 from fn_pp_tap_functions.soar.cases import SoarCases
@@ -101,7 +102,8 @@ class Scheduler:
         return thread
 
 
-def active_target(name: str, rules: dict[str, dict], playbooks: dict[str, dict]) -> tuple[str, int, str] | str:
+def active_target(name: str, rules: dict[str, dict[str, Any]],
+                  playbooks: dict[str, dict[str, Any]]) -> tuple[str, int, str] | str:
     """What runs job ``name``: ``(kind, id, warning)`` with kind "rule" or "playbook", or why nothing runs."""
     rule, playbook = rules.get(name), playbooks.get(name)
     rule_on = rule is not None and rule.get("enabled") is not False
