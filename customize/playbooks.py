@@ -202,7 +202,8 @@ def build_playbooks(rules: list[dict], workflows: dict[str, dict], functions: di
             "activation_type": "automatic" if rule["type"] == 0 else "manual",
             "content": {"content_version": 1, "xml": playbook_xml(handle, steps.elements)},
             "create_date": EXPORT_DATE, "creator_principal": dict(PRINCIPAL), "deployment_id": handle,
-            "description": {"content": " ".join(str(wf.get("description", "")).split()), "format": "text"},
+            "description": {"format": "text", "content": " ".join(str(wf.get("description", "")).split()).replace(
+                "the pre-processing script", "the input script")},
             "display_name": rule["name"], "export_key": name, "field_type_handle": handle,
             "fields_type": {
                 "actions": [], "display_name": rule["name"], "export_key": handle, "fields": {},

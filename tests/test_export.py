@@ -135,7 +135,7 @@ def test_sdk_list_and_docgen_read_the_export(tmp_path):
     assert docgen.returncode == 0, docgen.stderr
     doc = out.read_text(encoding="utf-8")
     assert "Proofpoint TAP: Get threat" in doc
-    assert "## Playbooks" in doc and "pb_pp_tap_enrich_new_incident" in doc
+    assert "## Playbooks" in doc and "| Proofpoint TAP: Enrich new incident |" in doc.split("## Playbooks")[1]
 
 
 def test_sdk_codegen_reload_reads_the_export(tmp_path):

@@ -20,19 +20,6 @@ TARGET = "https://docs-share.invoice-portal.example/v/8841-remit"
 VAP = "a.fischer@northwind.example"
 
 
-@pytest.fixture(scope="module")
-def running():
-    with Stack() as started:
-        yield started
-
-
-@pytest.fixture
-def stack(running, automation):
-    """The running stack with the workflows or the playbooks switched on."""
-    running.use_automation(automation)
-    return running
-
-
 def ingested_incident(stack: Stack, threat_ids: str, campaign_id: str | None = None) -> int:
     """An incident as ingestion creates it (the fields the automatic rule looks at)."""
     props = {"pp_tap_group_key": f"threat:{threat_ids.split(',')[0]}", "pp_tap_threat_ids": threat_ids}

@@ -16,19 +16,6 @@ UNKNOWN_THREAT_ID = "0" * 63 + "1"
 CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
 
 
-@pytest.fixture(scope="module")
-def running():
-    with Stack() as started:
-        yield started
-
-
-@pytest.fixture
-def stack(running, automation):
-    """The running stack with the workflows or the playbooks switched on."""
-    running.use_automation(automation)
-    return running
-
-
 def new_incident_with_artifact(stack: Stack, artifact_type: str, value: str) -> tuple[int, int]:
     soar = stack.soar
     incident = soar.create_incident(f"e2e {artifact_type} {time.monotonic()}")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import pytest
+from sim_helpers import wait_for
 
 from sim.soar.engine.playbook_objects import frozen
 from sim.soar.playbook_samples import condition, sample_playbook
@@ -36,16 +36,6 @@ def export_with(*playbooks: dict, scripts: list | None = None) -> dict:
 def refused(client, export: dict) -> str:
     answer = client.post("/configurations/imports", export, expect=400)
     return answer["message"]
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
 
 
 def runs(client, incident_id: int) -> list[dict]:
