@@ -29,15 +29,17 @@ def notes_of(stack: Stack, incident_id: int) -> list[str]:
             for n in stack.soar.get(f"/incidents/{incident_id}/comments")]
 
 
-def test_customizations_are_imported(stack):
-    soar = stack.soar
+def test_customizations_are_imported(running):
+    soar = running.soar
     assert soar.get("/functions/pp_tap_get_threat?handle_format=names")["destination_handle"] == APP
     rules = {r["name"] for r in soar.get("/actions")["entities"]}
     assert {"Proofpoint TAP: Get threat", "Proofpoint TAP: Get campaign"} <= rules
+    playbooks = {p["display_name"]: p["status"] for p in soar.playbooks()}
+    assert playbooks["Proofpoint TAP: Get threat"] == "disabled" and set(playbooks) == rules  # one set acts
 
 
-def test_selftest_passes_and_names_the_tap_host(stack):
-    result = stack.command("selftest", "-l", APP, name="selftest")
+def test_selftest_passes_and_names_the_tap_host(running):
+    result = running.command("selftest", "-l", APP, name="selftest")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "success" in output and "accepted the credentials" in output
