@@ -15,17 +15,24 @@ import argparse
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import yaml
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from customize import playbooks
+from customize.common import (
+    EXPORT_DATE,
+    HERE,
+    NAMESPACE,
+    ROOT,
+    BuildError,
+    read_script,
+    static_inputs,
+    uid,
+)
+
 EXPORT_PATH = ROOT / "fn_pp_tap_functions" / "util" / "data" / "export.res"
-NAMESPACE = uuid.UUID("6f1c2a0e-2b7e-4d1a-9a53-5f0b8c3e7d11")
-EXPORT_DATE = 1795737600000  # 2026-11-27T00:00:00Z: fixed so that builds are reproducible
 SERVER_VERSION = {"build_number": 9339, "f": 0, "m": 0, "major": 0, "minor": 0, "r": 0, "v": 51,
                   "version": "51.0.0.0.9339"}
 INTERNAL_FIELD = {
@@ -43,29 +50,12 @@ FIELD_TYPE_IDS = {"incident": 0, "artifact": 4, "actioninvocation": 6, "__functi
 INPUT_TYPES = {"text", "textarea", "number", "boolean", "select", "multiselect", "datepicker",
                "datetimepicker"}
 RULE_TYPES = {"automatic": 0, "manual": 1}
-STATIC_VALUE_KEYS = {"text": "text_value", "textarea": "text_content_value", "number": "number_value",
-                     "boolean": "boolean_value", "select": "select_value", "multiselect": "multiselect_value"}
-
-
-class BuildError(Exception):
-    """A source file is wrong: the message names the file and the object."""
-
-
-def uid(kind: str, name: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{kind}:{name}"))
 
 
 def load_yaml(name: str) -> Any:
     path = HERE / name
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
-
-
-def read_script(rel: str, owner: str) -> str:
-    path = HERE / "scripts" / rel
-    if not path.is_file():
-        raise BuildError(f"{owner}: script file customize/scripts/{rel} does not exist")
-    return path.read_text(encoding="utf-8").rstrip("\n")
 
 
 # ---------------------------------------------------------------- fields
@@ -101,20 +91,8 @@ def field_object(spec: dict, prefix: str, owner: str, next_id: list[int]) -> dic
 # ---------------------------------------------------------------- workflows (BPMN)
 
 def _function_task_json(step: dict, fn: dict, inputs_by_name: dict, owner: str) -> str:
-    static: dict[str, Any] = {}
-    for input_name, value in (step.get("static_inputs") or {}).items():
-        if input_name not in fn["input_names"]:
-            raise BuildError(f"{owner}: static input {input_name} is not an input of {fn['name']}")
-        field = inputs_by_name[input_name]
-        key = STATIC_VALUE_KEYS.get(field["input_type"], "text_value")
-        if field["input_type"] == "select":
-            match = [v["uuid"] for v in field["values"] if v["label"] == value]
-            if not match:
-                raise BuildError(f"{owner}: {value!r} is not an option of {input_name}")
-            value = match[0]
-        static[field["uuid"]] = {"input_type": "static", "static_input": {key: value}}
     body = {
-        "inputs": static,
+        "inputs": static_inputs(step, fn, inputs_by_name, owner),
         "pre_processing_script": read_script(step["pre"], owner) if step.get("pre") else "",
         "pre_processing_script_language": "python3",
         "post_processing_script": read_script(step["post"], owner) if step.get("post") else "",
@@ -355,6 +333,11 @@ def build() -> dict:
             rule["custom_condition"] = spec["custom_condition"]
         rules.append(rule)
 
+    # one playbook per rule and its workflow, from the same sources (shipped disabled: see customize/playbooks.py)
+    playbook_list = playbooks.build_playbooks(
+        rules, {w["programmatic_name"]: w for w in wf_src.get("workflows") or []}, functions, inputs_by_name,
+        scripts)
+
     for fn in functions.values():
         del fn["input_names"]
 
@@ -365,7 +348,7 @@ def build() -> dict:
         "inbound_destinations": [], "inbound_mailboxes": None, "incident_artifact_types": artifact_types,
         "incident_types": incident_types, "layouts": [], "locale": None,
         "message_destinations": destinations, "notifications": None, "overrides": [], "phases": [],
-        "playbooks": [], "regulators": None, "roles": [], "scripts": list(scripts.values()),
+        "playbooks": playbook_list, "regulators": None, "roles": [], "scripts": list(scripts.values()),
         "server_version": SERVER_VERSION, "tags": [], "task_order": [], "timeframes": None, "types": datatables,
         "workflows": workflows, "workspaces": [],
     }

@@ -49,6 +49,7 @@ class Stack:
         self.tap_kwargs = tap_kwargs or {}
         self.instances = instances
         self.app_permissions = app_permissions
+        self.automation = "workflows"
         self.emulator: SoarEmulator | None = None
         self.tap: TapSimulator | None = None
         self.runtimes: list[subprocess.Popen] = []
@@ -149,20 +150,76 @@ class Stack:
         path = self.workdir / f"runtime{index}" / "runtime.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
+    # ------------------------------------------------------------------------- workflows or playbooks
+
+    def use_automation(self, mode: str) -> None:
+        """Switch the org to the rules and workflows (``"workflows"``) or to the playbooks (``"playbooks"``),
+        as a SOC administrator does (README, "Playbooks"): the other set is switched off, every rule or every
+        playbook; :meth:`invoke_rule`, :meth:`runs` and :meth:`wait_for_runs` then drive and read that set."""
+        if mode not in ("workflows", "playbooks"):
+            raise ValueError(f"automation is 'workflows' or 'playbooks', not {mode!r}")
+        soar = self.soar
+        for rule in soar.get("/actions")["entities"]:
+            soar.post(f"/_emulator/rules/{rule['id']}/enabled", {"enabled": mode == "workflows"})
+        for pb in soar.playbooks():
+            soar.post(f"/_emulator/playbooks/{pb['id']}/status",
+                      {"status": "enabled" if mode == "playbooks" else "disabled"})
+        self.automation = mode
+
+    def import_export(self, export: dict) -> None:
+        """Import an export as a SOC's re-import does, keeping the set of automation the org uses (an import
+        ships the rules enabled and the playbooks disabled)."""
+        assert self.emulator is not None, "start() the stack first"
+        self.emulator.import_export(export)
+        if self.automation != "workflows":
+            self.use_automation(self.automation)
+
+    def runs(self, incident_id: int) -> list[dict]:
+        """The workflow or playbook instances (as :meth:`use_automation` chose) of one incident and its
+        artifacts."""
+        soar = self.soar
+        if self.automation == "playbooks":
+            return soar.playbook_instances(incident_id)
+        return soar.workflow_instances(incident_id)
+
+    def wait_for_runs(self, incident_id: int, timeout: float = 30.0, count: int = 1) -> list[dict]:
+        """Wait until the incident has at least ``count`` runs and none is running."""
+        deadline = time.monotonic() + timeout
+        instances: list[dict] = []
+        while time.monotonic() < deadline:
+            instances = self.runs(incident_id)
+            if len(instances) >= count and all(i["status"] != "running" for i in instances):
+                return instances
+            time.sleep(0.2)
+        raise TimeoutError(f"incident {incident_id}: {len(instances)} runs, statuses "
+                           f"{[i['status'] for i in instances]}")
+
+    def action_body(self, rule: str, properties: dict | None = None) -> dict:
+        """The ``action_invocations`` body of a menu item: the rule's, or the playbook's of the same name."""
+        soar = self.soar
+        if self.automation == "playbooks":
+            return {"action_id": soar.playbook_id(rule), "type_id_handle": {"name": "playbookfields"},
+                    "properties": properties or {}}
+        return {"action_id": soar.rule_id(rule), "properties": properties or {}}
+
     def invoke_rule(self, rule: str, incident_id: int, *, artifact_id: int | None = None,
                     properties: dict | None = None, timeout: float = 120) -> dict:
-        """Run a menu-item rule as a user would and wait for its workflow; returns the newest instance."""
+        """Run a menu item as a user would (the rule, or with the playbooks switched on the playbook with the
+        rule's name) and wait for its run; returns the instance our call started."""
         soar = self.soar
-        before = {i["workflow_instance_id"] for i in soar.workflow_instances(incident_id)}
-        body = {"action_id": soar.rule_id(rule), "properties": properties or {}}
+        playbooks = self.automation == "playbooks"
+        key = "id" if playbooks else "workflow_instance_id"
+        before = {i[key] for i in self.runs(incident_id)}
+        body = self.action_body(rule, properties)
         path = f"/incidents/{incident_id}" + (f"/artifacts/{artifact_id}" if artifact_id else "")
         soar.post(path + "/action_invocations", body, expect=(200, 204))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            new = [i for i in soar.workflow_instances(incident_id) if i["workflow_instance_id"] not in before]
+            new = [i for i in self.runs(incident_id) if i[key] not in before]
             # ours is the first instance started after our call (a concurrent caller's come later)
-            ours = min(new, key=lambda i: i["workflow_instance_id"]) if new else None
+            ours = min(new, key=lambda i: i[key]) if new else None
             if ours is not None and ours["status"] != "running":
                 return ours
             time.sleep(0.2)
-        raise TimeoutError(f"rule {rule!r} on incident {incident_id} did not finish in {timeout} s")
+        raise TimeoutError(f"{'playbook' if playbooks else 'rule'} {rule!r} on incident {incident_id} did not "
+                           f"finish in {timeout} s")

@@ -124,16 +124,18 @@ def _sdk(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_sdk_list_and_docgen_read_the_export(tmp_path):
-    listed = _sdk("list", "-e", str(EXPORT), "-f", "-w", "-r", "-m", "-a", cwd=tmp_path)
+    listed = _sdk("list", "-e", str(EXPORT), "-f", "-w", "-r", "-m", "-a", "-pb", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     text = listed.stdout + listed.stderr  # the SDK prints its listing on stderr
     for name in ("pp_tap_get_threat", "pp_tap_get_campaign", "wf_pp_tap_get_threat", "Proofpoint TAP: Get threat",
-                 "pp_tap_threat_id", "pp_tap_campaign_id", "fn_pp_tap_functions"):
+                 "pp_tap_threat_id", "pp_tap_campaign_id", "fn_pp_tap_functions", "pb_pp_tap_ingest_events"):
         assert f"- {name}" in text
     out = tmp_path / "README.md"
     docgen = _sdk("docgen", "-e", str(EXPORT), "-o", str(out), cwd=tmp_path)
     assert docgen.returncode == 0, docgen.stderr
-    assert "Proofpoint TAP: Get threat" in out.read_text(encoding="utf-8")
+    doc = out.read_text(encoding="utf-8")
+    assert "Proofpoint TAP: Get threat" in doc
+    assert "## Playbooks" in doc and "| Proofpoint TAP: Enrich new incident |" in doc.split("## Playbooks")[1]
 
 
 def test_sdk_codegen_reload_reads_the_export(tmp_path):
@@ -143,6 +145,9 @@ def test_sdk_codegen_reload_reads_the_export(tmp_path):
     result = _sdk("codegen", "-p", str(copy), "--reload", "-e", str(EXPORT), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
+    # codegen writes one document per playbook (data/pb_<name>.md), as for workflows
+    written = {p.name for p in (copy / "data").glob("pb_*.md")}
+    assert written == {f"{p['name']}.md" for p in json.loads(EXPORT.read_text(encoding="utf-8"))["playbooks"]}
 
 
 def test_sdk_validate_reports_no_critical_issue(tmp_path):

@@ -399,15 +399,28 @@ class SoarCases:
 
     # ------------------------------------------------------------------------------------- rules
 
-    def rule_ids(self) -> dict[str, int]:
-        """Rule (action) names to ids, to run a menu-item rule as a user would."""
-        return {r.get("name"): r.get("id") for r in _entities(self._do("list rules", "GET", "/actions",
-                                                                        needs=("run_all_invocations",)))}
+    def rules(self) -> dict[str, dict[str, Any]]:
+        """Rule (action) names to ``{"id", "enabled"}``: which rules the SOC runs (its Rules list toggles)."""
+        return {r.get("name"): {"id": r.get("id"), "enabled": r.get("enabled") is not False}
+                for r in _entities(self._do("list rules", "GET", "/actions", needs=("run_all_invocations",)))}
 
-    def invoke_rule(self, incident_id: int, rule_id: int, properties: Mapping[str, Any] | None = None) -> None:
-        self._do(f"run rule {rule_id} on incident {incident_id}", "POST",
-                 f"/incidents/{int(incident_id)}/action_invocations",
-                 {"action_id": rule_id, "properties": dict(properties or {})}, needs=("run_all_invocations",))
+    def playbooks(self) -> dict[str, dict[str, Any]]:
+        """Playbook display names (the menu item's label, the same as its rule's) to ``{"id", "status"}``."""
+        body = {"filters": [{"conditions": []}], "start": 0, "length": 1000}
+        found = _entities(self._do("list playbooks", "POST", "/playbooks/query_paged", body,
+                                   needs=("read_playbook",)))
+        return {p.get("display_name"): {"id": p.get("id"), "status": p.get("status")} for p in found}
+
+    def invoke_rule(self, incident_id: int, rule_id: int, properties: Mapping[str, Any] | None = None, *,
+                    playbook: bool = False) -> None:
+        """Run a menu-item rule, or with ``playbook`` a manual playbook (its id), on an incident as a user's
+        click would (a playbook's body is a rule's with ``type_id_handle`` ``playbookfields``)."""
+        body: dict[str, Any] = {"action_id": rule_id, "properties": dict(properties or {})}
+        if playbook:
+            body["type_id_handle"] = {"name": "playbookfields"}
+        what = "playbook" if playbook else "rule"
+        self._do(f"run {what} {rule_id} on incident {incident_id}", "POST",
+                 f"/incidents/{int(incident_id)}/action_invocations", body, needs=("run_all_invocations",))
 
     # ------------------------------------------------------------------------------------- people
 

@@ -38,7 +38,7 @@ def codegen_reload_data() -> dict[str, Any]:
         "datatables": [t["type_name"] for t in export["types"]],
         "automatic_tasks": [],
         "scripts": [s["name"] for s in export["scripts"]],
-        "playbooks": [],
+        "playbooks": [p["name"] for p in export.get("playbooks") or []],
     }
 
 

@@ -6,10 +6,11 @@ know one kind of document, and one part that acts on them:
 
 * ``org`` (:mod:`sim.soar.org`): the org, its API key, users and groups;
 * ``registry`` (:mod:`sim.soar.registry`): fields, types, functions, destinations, rules, workflows,
-  scripts — what imports register;
+  playbooks, scripts — what imports register;
 * ``incidents`` (:mod:`sim.soar.incidents`) and ``notes``, ``artifacts``, ``attachments``, ``rows``
   (:mod:`sim.soar.children`): the documents of incidents;
-* ``automation`` (:mod:`sim.soar.automation`): rules, workflow instances, the effects of scripts;
+* ``automation`` (:mod:`sim.soar.automation`): rules, playbooks, workflow and playbook instances, the effects
+  of scripts;
 * ``layouts`` (:mod:`sim.soar.layouts`): the UI layouts (the incident page's tabs, the summary panel).
 
 The document parts never fire a rule. A write here is a document write, then the changes it answers
@@ -182,9 +183,15 @@ class Soar:
             self.rows.delete(self._inc_id(inc_id), table_name, row_id)
 
     # -- automation --------------------------------------------------------------------------------
-    def invoke_action(self, inc_id: Ref, action_id: Ref, properties: Any, artifact_id: Ref | None = None) -> None:
-        """``POST .../action_invocations``: run a manual rule on an incident or artifact."""
-        self.automation.invoke_action(inc_id, action_id, properties, artifact_id)
+    def invoke_action(self, inc_id: Ref, action_id: Ref, properties: Any, artifact_id: Ref | None = None,
+                      type_id_handle: Any = None) -> None:
+        """``POST .../action_invocations``: run a manual rule on an incident or artifact, or a manual playbook
+        when ``type_id_handle`` is ``{"name": "playbookfields"}`` (IBM's Scheduler app: the body of a playbook
+        run is a rule's with that key; any other value is refused)."""
+        if type_id_handle is not None and type_id_handle != {"name": "playbookfields"}:
+            raise bad_request(f"type_id_handle {type_id_handle!r} is not known (a playbook is run with "
+                              "{\"name\": \"playbookfields\"})")
+        self.automation.invoke_action(inc_id, action_id, properties, artifact_id, playbook=type_id_handle is not None)
 
     def invoke_function(self, name: str, inputs: dict[str, Any], *, incident_id: int | None = None,
                         timeout: float | None = None) -> Any:
@@ -199,3 +206,13 @@ class Soar:
 
     def get_instance(self, iid: Ref) -> Doc:
         return self.automation.instances.get(iid)
+
+    def list_playbook_instances(self, inc_id: Ref | None = None, status: str | None = None) -> list[Doc]:
+        return self.automation.playbook_instances.find(inc_id, status)
+
+    # -- what an administrator does in SOAR's UI (the emulator's own controls) ----------------------
+    def set_playbook_status(self, ref: Ref, status: str) -> Doc:
+        return self.registry.set_playbook_status(ref, status)
+
+    def set_rule_enabled(self, ref: Ref, enabled: bool) -> Doc:
+        return self.registry.set_rule_enabled(ref, enabled)

@@ -29,6 +29,17 @@ def public(doc: Doc) -> Doc:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
+def jsonable(value: Any) -> Any:
+    """What a script left in its properties or results, as JSON can keep it (anything else as its repr)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class Change:
     """One incident or artifact written: ``old`` is None when it was created."""

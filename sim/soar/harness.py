@@ -87,6 +87,20 @@ class EmulatorClient:
                 return rule["id"]
         raise KeyError(f"no rule named {name!r}")
 
+    def playbooks(self) -> list[dict]:
+        return self.post("/playbooks/query_paged", {"filters": [{"conditions": []}]})["data"]
+
+    def playbook_id(self, display_name: str) -> int:
+        for pb in self.playbooks():
+            if display_name in (pb["display_name"], pb["name"]):
+                return pb["id"]
+        raise KeyError(f"no playbook named {display_name!r}")
+
+    def playbook_instances(self, incident_id: int) -> list[dict]:
+        body = {"filters": [{"conditions": [{"field_name": "incident_id", "method": "equals", "value": incident_id}]}],
+                "sorts": [{"field_name": "id", "type": "asc"}]}
+        return self.post("/playbooks/execution/query_paged", body)["data"]
+
     def workflow_instances(self, incident_id: int) -> list[dict]:
         return self.get(f"/incidents/{incident_id}/workflow_instances")["entities"]
 

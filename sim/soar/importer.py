@@ -13,7 +13,8 @@ holds something the emulator does not model, rather than importing part of it:
   that is neither in the import nor registered, or whose object type is unknown;
 * a rule naming a missing workflow, message destination (by display name), script or activity field,
   or whose conditions the engine's ``validate_rule`` refuses;
-* playbooks (not modelled by the emulator).
+* a playbook that :mod:`sim.soar.playbook_import` refuses (sub-playbooks, gateways, a missing function or
+  script, an activation the rule engine cannot evaluate, a status SOAR would not accept...).
 
 Re-importing the same names updates in place (ids kept; select option ids kept by uuid or label), as a
 second ``customize`` does on SOAR. Tasks (``automatic_tasks``, ``create_task`` automations) are accepted
@@ -30,6 +31,7 @@ from sim.soar import builtins
 from sim.soar.documents import now_ms, public
 from sim.soar.engine import UnsupportedWorkflow, parse_workflow, validate_rule
 from sim.soar.errors import SoarError, bad_request, not_found
+from sim.soar.playbook_import import PlaybookChecks, register_playbooks
 from sim.soar.registry import DocumentPart
 
 OBJECT_TYPES = {"incident", "artifact", "task", "note", "attachment", "milestone"}
@@ -111,9 +113,6 @@ class Importer(DocumentPart):
                 errors.append(f"'{key}' must be a list")
                 value = []
             lists[key] = value
-        if lists["playbooks"]:
-            errors.append(f"playbooks are not supported by the SOAR emulator ({len(lists['playbooks'])} in this "
-                          f"import: {', '.join(str(p.get('name')) for p in lists['playbooks'])})")
         fields = lists["fields"]
         by_type: dict[str, list] = {}
         for fd in fields:
@@ -204,10 +203,20 @@ class Importer(DocumentPart):
             self._check_workflow(wf, fn_uuids, script_uuids, table_names, errors)
         for rule in lists["actions"]:
             self._check_rule(rule, wf_names, dest_display, script_names, activity_uuids, table_names, errors)
+        if lists["playbooks"]:
+            functions = {f["uuid"]: f for f in self.store.values("function")}
+            functions.update({f.get("uuid"): f for f in lists["functions"] if isinstance(f, dict)})
+            scripts = {s["uuid"]: s for s in self.store.values("script")}
+            scripts.update({s.get("uuid"): s for s in lists["scripts"] if isinstance(s, dict)})
+            PlaybookChecks(
+                object_types=OBJECT_TYPES | table_names, fn_uuids=set(functions),
+                function_inputs={u: {str(i.get("content")) for i in f.get("view_items") or [] if isinstance(i, dict)}
+                                 for u, f in functions.items()},
+                global_scripts=scripts, check_field=self._check_field).check(lists["playbooks"], errors)
         if not errors:
             for key, what in (("fields", "field"), ("functions", "function"), ("workflows", "workflow"),
                               ("actions", "rule"), ("message_destinations", "message destination"),
-                              ("scripts", "script"), ("types", "data table")):
+                              ("scripts", "script"), ("types", "data table"), ("playbooks", "playbook")):
                 if lists[key]:
                     messages.append({"type": "INFO", "text": f"{len(lists[key])} {what}(s) will be imported"})
             if lists["automatic_tasks"]:
@@ -375,6 +384,7 @@ class Importer(DocumentPart):
             doc["_script_uuids"] = sorted(model.script_uuids())
             store.put("workflow", wf["programmatic_name"], doc)
             self.registry.forget_model(wf["programmatic_name"])
+        register_playbooks(store, export.get("playbooks") or [])
         for rule in export.get("actions") or []:
             old = store.get("rule", rule["name"])
             doc = copy.deepcopy(rule)

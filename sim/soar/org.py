@@ -106,7 +106,7 @@ class Org:
 
     def org(self) -> Doc:
         out = self.summary()
-        out.update({"actions_framework_enabled": True, "playbooks_enabled": False, "incident_deletion_allowed":
+        out.update({"actions_framework_enabled": True, "playbooks_enabled": True, "incident_deletion_allowed":
                     True, "users": {str(u["id"]): u for u in self.users()},
                     "groups": {str(g["id"]): g for g in self.groups()}})
         return out

@@ -31,6 +31,10 @@ plausible one and says so here:
   info" reads both).
 * Workflow instances: ``read_all_incidents`` and ``read_workflow``; ``GET /workflows``: ``read_workflow``;
   ``GET /scripts``: ``read_script``.
+* Playbooks (``POST /playbooks/query_paged``, ``GET /playbooks/{id}``): ``read_playbook`` (IBM's Scheduler
+  app, which finds a playbook and runs it, declares it); their runs (``POST /playbooks/execution/query_paged``):
+  ``read_all_incidents`` and ``read_playbook``, as workflow instances need their kind's read permission (no
+  source names it: the stricter reading). A manual playbook is run with ``action_invocations``: as a rule.
 * ``GET /layouts``, ``GET /layouts/{id}``: ``read_layouts``; ``PUT /layouts/{id}``: ``read_layouts`` and
   ``edit_layouts`` (resilient-sdk's template, "Customization Permissions"; a layout is replaced whole, so a
   writer must be able to read it).
@@ -203,6 +207,8 @@ RULES: dict[str, Rule] = {
     "org_incident_instances": [_READ_INC, ("read_workflow",)], "org_instances": [_READ_INC, ("read_workflow",)],
     "org_instance": [_READ_INC, ("read_workflow",)],
     "org_users": [("read_users",)], "org_groups": [("read_group",)],
+    "org_playbooks_query": [("read_playbook",)], "org_playbook": [("read_playbook",)],
+    "org_playbook_executions": [_READ_INC, ("read_playbook",)],
     "org_layouts": [("read_layouts",)], "org_layout": [("read_layouts",)],
     "org_layout_put": [("read_layouts",), ("edit_layouts",)],
 }

@@ -116,3 +116,58 @@ def _condition_matches(registry: Registry, inc: Doc, cond: Doc) -> bool:
         except TypeError:
             raise bad_request(f"cannot compare field '{field_name}' with {value!r}") from None
     raise bad_request(f"Unsupported query method '{method}'")
+
+
+def query_records(body: Any, records: list[Doc], fields: dict[str, Any]) -> Doc:
+    """``POST /playbooks/query_paged`` and ``/playbooks/execution/query_paged``: the same filters, sorts and
+    paging as an incident query over other records. ``fields`` maps each field a condition or sort may name to
+    how a record's value is read; another field, or a method other than equals, not_equals, in, not_in,
+    contains, has_a_value, not_has_a_value, gt, gte, lt, lte, is refused (400), never ignored."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise bad_request("query body must be an object")
+
+    def value(record: Doc, name: Any) -> Any:
+        if not isinstance(name, str) or name not in fields:
+            raise bad_request(f"Unknown field '{name}' in query (known: {', '.join(sorted(fields))})",
+                              error_code="unknownField")
+        return fields[name](record)
+
+    def holds(record: Doc, cond: Any) -> bool:
+        if not isinstance(cond, dict):
+            raise bad_request("each condition is an object with 'field_name', 'method' and 'value'")
+        current, method, target = value(record, cond.get("field_name")), cond.get("method"), cond.get("value")
+        if method in ("has_a_value", "not_has_a_value"):
+            return is_empty(current) == (method == "not_has_a_value")
+        if method in ("in", "not_in"):
+            options = target if isinstance(target, list) else [target]
+            return (current in options) == (method == "in")
+        if method in ("equals", "not_equals"):
+            return (current == target) == (method == "equals")
+        if method == "contains":
+            return current is not None and str(target).lower() in str(current).lower()
+        if method in ("gt", "gte", "lt", "lte"):
+            try:
+                return current is not None and target is not None and {
+                    "gt": current > target, "gte": current >= target, "lt": current < target,
+                    "lte": current <= target}[method]
+            except TypeError:
+                raise bad_request(f"cannot compare field '{cond.get('field_name')}' with {target!r}") from None
+        raise bad_request(f"Unsupported query method '{method}'")
+
+    filters = body.get("filters") or []
+    matched = [r for r in records
+               if not filters or any(all(holds(r, c) for c in (f.get("conditions") or [])) for f in filters)]
+    for sort in reversed(body.get("sorts") or []):
+        name = sort.get("field_name") if isinstance(sort, dict) else None
+        for record in matched[:1]:
+            value(record, name)  # refuses an unknown field
+        def key(record: Doc, name: Any = name) -> tuple:
+            v = value(record, name)
+            return (v is None, (0, v, "") if isinstance(v, int | float) else (1, 0, str(v)))
+        matched.sort(key=key, reverse=str(sort.get("type", "asc")).lower() == "desc")
+    start = int(body.get("start") or 0)
+    length = body.get("length")
+    page = matched[start:] if length in (None, -1) else matched[start:start + int(length)]
+    return {"data": page, "recordsTotal": len(matched), "recordsFiltered": len(matched)}

@@ -1,5 +1,5 @@
 """What the org has registered: fields and types, artifact types, functions, message destinations, rules,
-workflows and scripts. The :class:`~sim.soar.importer.Importer` writes them; everything else reads them
+workflows, playbooks and scripts. The :class:`~sim.soar.importer.Importer` writes them; everything else reads them
 here, in the shapes SOAR's REST API answers with.
 
 Fields and types are derived from the registrations on every request that renders an incident; they are
@@ -18,8 +18,8 @@ from typing import Any
 from sim.soar import builtins
 from sim.soar.catalog import Principals, builtin_artifact_types
 from sim.soar.documents import Doc, public
-from sim.soar.engine import WorkflowModel, parse_workflow
-from sim.soar.errors import not_found
+from sim.soar.engine import WorkflowModel, parse_playbook, parse_workflow
+from sim.soar.errors import bad_request, not_found
 from sim.soar.org import Org
 from sim.soar.store import Store
 
@@ -33,6 +33,7 @@ class Registry:
         self.org = org
         self._derived_cache: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._models: dict[str, tuple[int, WorkflowModel]] = {}
+        self._playbook_models: dict[str, tuple[Any, WorkflowModel]] = {}
 
     @property
     def principals(self) -> Principals:
@@ -328,6 +329,64 @@ class Registry:
     def forget_model(self, programmatic_name: str) -> None:
         """Drop a parsed workflow (its content was imported again)."""
         self._models.pop(programmatic_name, None)
+
+    # -- playbooks --------------------------------------------------------------------------------
+    def playbooks(self) -> list[Doc]:
+        """Every playbook (read-only), in id order."""
+        return sorted(self.store.values("playbook"), key=lambda p: p["id"])
+
+    def playbook(self, ref: Any) -> Doc | None:
+        """The stored playbook (a copy) by id or API name, or None."""
+        if isinstance(ref, str) and ref.isdigit():
+            ref = int(ref)
+        found = next((p for p in self.store.values("playbook") if ref in (p["id"], p["name"])), None)
+        return copy.deepcopy(found) if found is not None else None
+
+    def automatic_playbooks(self, object_type: str) -> list[Doc]:
+        """Enabled automatic playbooks on one object type, in id order (read-only)."""
+        return [p for p in self.playbooks() if p.get("status") == "enabled" and p.get("object_type") == object_type
+                and p.get("activation_type") == "automatic"]
+
+    def playbook_model(self, pb: Doc) -> WorkflowModel:
+        """The playbook's parsed elements, parsed once per version of its content."""
+        version = (pb.get("content", {}).get("content_version"), self.store.generation("playbook"))
+        cached = self._playbook_models.get(pb["name"])
+        if cached and cached[0] == version:
+            return cached[1]
+        model = parse_playbook(pb["content"]["xml"])
+        self._playbook_models[pb["name"]] = (version, model)
+        return model
+
+    def set_playbook_status(self, ref: Any, status: str) -> Doc:
+        """Enable or disable a playbook, as its toggle in SOAR's playbook list does (IBM, "Enabling a
+        playbook": a new playbook is a draft; once enabled it never returns to draft; one with logical errors
+        cannot be enabled; the toggle disables it). What SOAR's UI calls for it is not published: the emulator
+        offers it as its own control (``POST /_emulator/playbooks/{id}/status``)."""
+        with self.lock:
+            pb = self.playbook(ref)
+            if pb is None:
+                raise not_found(f"Playbook {ref} not found")
+            if status not in ("enabled", "disabled"):
+                raise bad_request(f"Playbook status must be 'enabled' or 'disabled', not {status!r} (a playbook "
+                                  f"never returns to draft)")
+            if status == "enabled" and pb.get("has_logical_errors"):
+                raise bad_request(f"Playbook '{pb['display_name']}' has logical errors: it cannot be enabled")
+            pb["status"] = status
+            self.store.put("playbook", pb["name"], pb)
+            return pb
+
+    def set_rule_enabled(self, ref: Any, enabled: bool) -> Doc:
+        """Enable or disable a rule, as its toggle in SOAR's Rules list does (the emulator's own control:
+        ``POST /_emulator/rules/{id}/enabled``, as for playbooks)."""
+        with self.lock:
+            rule = self.rule(ref)
+            if rule is None:
+                raise not_found(f"Action {ref} not found")
+            if not isinstance(enabled, bool):
+                raise bad_request(f"'enabled' must be true or false, not {enabled!r}")
+            rule["enabled"] = enabled
+            self.store.put("rule", rule["name"], rule)
+            return rule
 
     def scripts(self) -> list[Doc]:
         return [public(s) for s in self.store.values("script")]

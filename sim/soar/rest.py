@@ -27,6 +27,7 @@ from sim.soar.errors import SoarError, bad_request, not_found
 from sim.soar.faults import Faults
 from sim.soar.http import Request, Response
 from sim.soar.importer import Importer
+from sim.soar.query import query_records
 from sim.soar.ui import render_ui
 
 LOG = logging.getLogger("sim.soar.rest")
@@ -347,7 +348,8 @@ class RestApi:
         body = req.json()
         if not isinstance(body, dict) or "action_id" not in body:
             raise bad_request("an action invocation needs 'action_id'")
-        self.soar.invoke_action(req.arg(1), body["action_id"], body.get("properties"))
+        self.soar.invoke_action(req.arg(1), body["action_id"], body.get("properties"),
+                                type_id_handle=body.get("type_id_handle"))
         return Response(204)
 
     @route("POST", r"/incidents/([0-9]+)/artifacts/([0-9]+)/action_invocations")
@@ -355,7 +357,8 @@ class RestApi:
         body = req.json()
         if not isinstance(body, dict) or "action_id" not in body:
             raise bad_request("an action invocation needs 'action_id'")
-        self.soar.invoke_action(req.arg(1), body["action_id"], body.get("properties"), artifact_id=req.arg(2))
+        self.soar.invoke_action(req.arg(1), body["action_id"], body.get("properties"), artifact_id=req.arg(2),
+                                type_id_handle=body.get("type_id_handle"))
         return Response(204)
 
     @route("GET", r"/incidents/([0-9]+)/attachments")
@@ -421,6 +424,25 @@ class RestApi:
     def org_instance(self, req: Request) -> Any:
         return self.soar.get_instance(int(req.arg(1)))
 
+    # playbooks: listed by a paged query (there is no GET collection), one read by id (IBM's fn_utilities and
+    # fn_scheduler read them so); runs by ``/playbooks/execution/query_paged`` (fn_utilities)
+    @route("POST", "/playbooks/query_paged")
+    def org_playbooks_query(self, req: Request) -> Any:
+        full = req.query.get("return_level") == "full"
+        docs = [p if full else _playbook_summary(p) for p in self.soar.registry.playbooks()]
+        return query_records(req.json(), [dict(d) for d in docs], PLAYBOOK_QUERY_FIELDS)
+
+    @route("GET", r"/playbooks/([^/]+)")
+    def org_playbook(self, req: Request) -> Any:
+        pb = self.soar.registry.playbook(req.arg(1))
+        if pb is None:
+            raise not_found(f"Playbook {req.arg(1)} not found")
+        return pb
+
+    @route("POST", "/playbooks/execution/query_paged")
+    def org_playbook_executions(self, req: Request) -> Any:
+        return query_records(req.json(), self.soar.list_playbook_instances(), EXECUTION_FIELDS)
+
     @route("GET", "/layouts")
     def org_layouts(self, req: Request) -> Any:
         return self.soar.layouts.of_type(req.query.get("type"))
@@ -481,8 +503,40 @@ class RestApi:
     def emu_stomp(self, req: Request) -> Any:
         return self.broker.status()
 
+    @route("POST", r"/playbooks/([^/]+)/status")
+    def emu_playbook_status(self, req: Request) -> Any:
+        """The toggle of SOAR's playbook list (what SOAR's UI calls for it is not published)."""
+        return self.soar.set_playbook_status(req.arg(1), str((req.json() or {}).get("status")))
+
+    @route("POST", r"/rules/([^/]+)/enabled")
+    def emu_rule_enabled(self, req: Request) -> Any:
+        """The toggle of SOAR's Rules list (what SOAR's UI calls for it is not published)."""
+        enabled = (req.json() or {}).get("enabled")
+        if not isinstance(enabled, bool):
+            raise bad_request(f"'enabled' must be true or false, not {enabled!r}")
+        return self.soar.set_rule_enabled(req.arg(1), enabled)
+
     @route("POST", "/invoke")
     def emu_invoke(self, req: Request) -> Any:
         body = req.json()
         return self.soar.invoke_function(body.get("function"), body.get("inputs") or {},
                                          incident_id=body.get("incident_id"), timeout=body.get("timeout"))
+
+
+def _playbook_summary(pb: dict[str, Any]) -> dict[str, Any]:
+    """A row of the playbook query at the normal return level: the playbook without its content and scripts."""
+    return {k: v for k, v in pb.items() if k not in ("content", "local_scripts", "fields_type")}
+
+
+def _getter(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda doc: doc.get(name)
+
+
+PLAYBOOK_QUERY_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    name: _getter(name)
+    for name in ("id", "name", "display_name", "uuid", "status", "activation_type", "object_type", "type")}
+EXECUTION_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "id": lambda r: r.get("id"), "incident_id": lambda r: r.get("incident_id"), "status": lambda r: r.get("status"),
+    "object_id": lambda r: (r.get("object") or {}).get("id"),
+    "playbook_id": lambda r: (r.get("playbook") or {}).get("id"),
+    "playbook_name": lambda r: (r.get("playbook") or {}).get("name")}

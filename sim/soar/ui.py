@@ -1,5 +1,6 @@
 """A read-only HTML view of the emulated org (``/ui/``): incidents, one incident with its fields, the tabs of
-the incident layout whose conditions hold, notes, artifacts, data tables, attachments and workflow runs.
+the incident layout whose conditions hold, notes, artifacts, data tables, attachments, workflow runs and
+playbook runs (``/ui/workflows`` and ``/ui/playbooks`` list every run).
 Server-rendered, no JavaScript.
 
 Text is always escaped. HTML notes and rich-text fields are shown as SOAR shows them, after an
@@ -185,21 +186,29 @@ def _incident_page(soar: Soar, inc_id: str) -> str:
         [esc(a["id"]), esc(a["name"]), esc(a["content_type"]), esc(a["size"]), fmt_date(a["created"])]
         for a in atts]))
     parts.append("<h2>Workflow runs</h2>" + _instances_table(soar.list_instances(inc_id=inc["id"])))
+    parts.append("<h2>Playbook runs</h2>" + _playbook_runs_table(soar.list_playbook_instances(inc_id=inc["id"])))
     return "".join(parts)
 
 
 def _instances_table(instances: list[dict]) -> str:
-    rows = []
-    for i in instances:
-        calls = "<br>".join(f"{esc(c['function'])}: {esc(c['status'])}"
-                            + (f" — {esc(c['error'])}" if c.get("error") else "") for c in i.get("function_calls", []))
-        msgs = "<br>".join(esc(m["text"]) for m in i.get("status_messages", [])[-5:])
-        rows.append([esc(i["workflow_instance_id"]), esc(i["workflow"].get("name")),
-                     esc((i.get("rule") or {}).get("name")),
-                     f"<span class='badge {esc(i['status'])}'>{esc(i['status'])}</span>",
-                     esc(i.get("terminate_reason")), calls or esc(None), msgs or esc(None),
-                     fmt_date(i.get("start_date"))])
+    rows = [[esc(i["workflow_instance_id"]), esc(i["workflow"].get("name")), esc((i.get("rule") or {}).get("name")),
+             *_run_cells(i)] for i in instances]
     return _table(["ID", "Workflow", "Rule", "Status", "Reason", "Functions", "Status messages", "Started"], rows)
+
+
+def _run_cells(i: dict) -> list[str]:
+    calls = "<br>".join(f"{esc(c['function'])}: {esc(c['status'])}"
+                        + (f" — {esc(c['error'])}" if c.get("error") else "") for c in i.get("function_calls", []))
+    msgs = "<br>".join(esc(m["text"]) for m in i.get("status_messages", [])[-5:])
+    return [f"<span class='badge {esc(i['status'])}'>{esc(i['status'])}</span>", esc(i.get("terminate_reason")),
+            calls or esc(None), msgs or esc(None), fmt_date(i.get("start_date"))]
+
+
+def _playbook_runs_table(instances: list[dict]) -> str:
+    rows = [[esc(i["id"]), esc(i["playbook"].get("display_name")), esc(i["playbook"].get("name")),
+             esc(i.get("activation")), *_run_cells(i)] for i in instances]
+    return _table(["ID", "Playbook", "API name", "Activation", "Status", "Reason", "Functions", "Status messages",
+                   "Started"], rows)
 
 
 def render_ui(soar: Soar, req: Request) -> Response:
@@ -214,6 +223,9 @@ def render_ui(soar: Soar, req: Request) -> Response:
             body, title = _incident_page(soar, m.group(1)), f"Incident {m.group(1)}"
         elif path == "/ui/workflows":
             body, title = "<h1>Workflow runs</h1>" + _instances_table(soar.list_instances()), "Workflow runs"
+        elif path == "/ui/playbooks":
+            body = "<h1>Playbook runs</h1>" + _playbook_runs_table(soar.list_playbook_instances())
+            title = "Playbook runs"
         else:
             return Response(404, page("Not found", "<h1>Not found</h1>", org), content_type="text/html")
     except SoarError as err:

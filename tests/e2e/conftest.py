@@ -4,6 +4,29 @@ key holds exactly apikey_permissions.txt; SOAR would have answered those calls 4
 from __future__ import annotations
 
 import pytest
+from e2e_helpers import AUTOMATIONS
+
+from sim.stack import Stack
+
+
+@pytest.fixture(params=AUTOMATIONS)
+def automation(request):
+    """Each test that asks for it runs twice: with the rules and workflows, then with the playbooks."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def running():
+    """One stack per module (a runtime start is the slow part); modules with a scenario define their own."""
+    with Stack() as started:
+        yield started
+
+
+@pytest.fixture
+def stack(running, automation):
+    """The running stack with the workflows or the playbooks switched on."""
+    running.use_automation(automation)
+    return running
 
 
 @pytest.fixture(autouse=True)

@@ -17,31 +17,43 @@ from sim.tap import TapSimulator
 EXPORT = Path(__file__).resolve().parents[2] / "fn_pp_tap_functions" / "util" / "data" / "export.res"
 
 
+AUTOMATIONS = ("workflows", "playbooks")
+"""The two sets a SOC chooses between; the tests that drive the menu items run once with each
+(``@pytest.fixture(params=AUTOMATIONS)``), with the same incidents, notes, artifacts and rows expected."""
+
+
 def reset_customizations(stack: Stack) -> None:
     """Import the app's export as shipped (undoing any workflow script a test changed)."""
-    assert stack.emulator is not None
-    stack.emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
+    stack.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
+
+
+def _function_json(xml: str) -> tuple[int, int, dict]:
+    start = xml.index(">", xml.index("<resilient:function")) + 1
+    end = xml.index("</resilient:function>")
+    return start, end, json.loads(unescape(xml[start:end]))
 
 
 def set_pre_script(stack: Stack, workflow: str, **values: object) -> None:
-    """Change `inputs.<name> = ...` lines of a workflow's pre-processing script and re-import the export,
-    which is what a SOC does when it edits the script in SOAR's workflow designer."""
+    """Change `inputs.<name> = ...` lines of a workflow's pre-processing script, and of the input script of
+    the playbooks made from it (the same script), and re-import the export: what a SOC does when it edits
+    the script in SOAR's workflow or playbook designer."""
     export = json.loads(EXPORT.read_text(encoding="utf-8"))
-    for wf in export["workflows"]:
-        if wf["programmatic_name"] != workflow:
-            continue
-        xml = wf["content"]["xml"]
-        start = xml.index(">", xml.index("<resilient:function")) + 1
-        end = xml.index("</resilient:function>")
-        body = json.loads(unescape(xml[start:end]))
+    (wf,) = [w for w in export["workflows"] if w["programmatic_name"] == workflow]
+    original = _function_json(wf["content"]["xml"])[2]["pre_processing_script"]
+    edited = [wf] + [pb for pb in export["playbooks"]
+                     if _function_json(pb["content"]["xml"])[2]["pre_processing_script"] == original]
+    assert len(edited) >= 2, f"no playbook has the input script of {workflow}"
+    for item in edited:
+        xml = item["content"]["xml"]
+        start, end, body = _function_json(xml)
         script = body["pre_processing_script"]
         for name, value in values.items():
             line = f"inputs.{name} = {json.dumps(value) if not isinstance(value, bool) else value}"
             script, count = re.subn(rf"^inputs\.{name} = .*$", lambda _m, line=line: line, script, flags=re.M)
             assert count == 1, name
         body["pre_processing_script"] = script
-        wf["content"]["xml"] = xml[:start] + escape(json.dumps(body)) + xml[end:]
-    stack.emulator.import_export(export)
+        item["content"]["xml"] = xml[:start] + escape(json.dumps(body)) + xml[end:]
+    stack.import_export(export)
 
 
 class SwitchedStack(Stack):

@@ -73,11 +73,13 @@ def running():
 
 
 @pytest.fixture
-def stack(running):
-    """The running stack as new: clean org, the shipped workflows, a new TAP simulator."""
+def stack(running, automation):
+    """The running stack as new: clean org, the shipped workflows or playbooks, a new TAP simulator."""
     CLOCK.offset = timedelta(0)
     running.fresh_world(scenario(), clock=CLOCK)
+    running.automation = automation
     reset_customizations(running)
+    running.use_automation(automation)
     return running
 
 

@@ -67,10 +67,12 @@ def running():
 
 
 @pytest.fixture
-def stack(running):
-    """The running stack as new: clean org, the module's workflow inputs, a new TAP simulator."""
+def stack(running, automation):
+    """The running stack as new: clean org, the module's workflow (or playbook) inputs, a new TAP simulator."""
     running.fresh_world(scenario())
+    running.automation = automation
     set_pre_script(running, pp_tap_owner_rules=OWNER_RULES)
+    running.use_automation(automation)
     return running
 
 

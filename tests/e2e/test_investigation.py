@@ -20,12 +20,6 @@ TARGET = "https://docs-share.invoice-portal.example/v/8841-remit"
 VAP = "a.fischer@northwind.example"
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with Stack() as running:
-        yield running
-
-
 def ingested_incident(stack: Stack, threat_ids: str, campaign_id: str | None = None) -> int:
     """An incident as ingestion creates it (the fields the automatic rule looks at)."""
     props = {"pp_tap_group_key": f"threat:{threat_ids.split(',')[0]}", "pp_tap_threat_ids": threat_ids}
@@ -59,7 +53,7 @@ def props(stack: Stack, incident_id: int) -> dict:
 
 def test_new_ingested_incident_is_enriched_and_a_refresh_writes_only_changes(stack):
     incident_id = ingested_incident(stack, f"{PHISH},{MALWARE}", CAMPAIGN)
-    (run,) = stack.soar.wait_for_workflows(incident_id, timeout=60)
+    (run,) = stack.wait_for_runs(incident_id, timeout=60)
     assert run["status"] == "completed", run
     fields = props(stack, incident_id)
     assert fields["pp_tap_severity_score"] == 950 and "Downloader" in fields["pp_tap_families"]
@@ -86,12 +80,12 @@ def test_new_ingested_incident_is_enriched_and_a_refresh_writes_only_changes(sta
 def test_incident_without_tap_fields_is_not_enriched(stack):
     incident_id = stack.soar.create_incident("not from TAP")["id"]
     assert stack.emulator.wait_rules_idle()
-    assert stack.soar.workflow_instances(incident_id) == []
+    assert stack.runs(incident_id) == []
 
 
 def test_forensics_menu_item_adds_typed_artifacts_rows_report_and_note_once(stack):
     incident_id = ingested_incident(stack, MALWARE)
-    stack.soar.wait_for_workflows(incident_id, timeout=60)  # the automatic enrichment
+    stack.wait_for_runs(incident_id, timeout=60)  # the automatic enrichment
     before = len(notes(stack, incident_id))
     run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
     assert run["status"] == "completed", run
@@ -126,7 +120,7 @@ def test_a_missing_permission_is_named_in_the_workflow_error(stack):
     org = stack.emulator.soar.org
     granted = org.app_permissions
     incident_id = ingested_incident(stack, MALWARE)
-    stack.soar.wait_for_workflows(incident_id, timeout=60)  # the automatic enrichment, with every permission
+    stack.wait_for_runs(incident_id, timeout=60)  # the automatic enrichment, with every permission
     org.app_permissions = granted - {"edit_all_incidents_fields"}  # as if apikey_permissions.txt lacked it
     try:
         run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
@@ -165,7 +159,7 @@ def test_decode_url_menu_item_adds_the_original_url_once(stack):
 
 def test_decode_url_is_offered_only_on_url_defense_links(stack):
     incident_id, artifact_id = with_artifact(stack, "URL", "https://example.com/plain")
-    body = {"action_id": stack.soar.rule_id("Proofpoint TAP: Decode URL"), "properties": {}}
+    body = stack.action_body("Proofpoint TAP: Decode URL")
     stack.soar.post(f"/incidents/{incident_id}/artifacts/{artifact_id}/action_invocations", body, expect=400)
 
 

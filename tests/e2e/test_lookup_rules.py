@@ -16,12 +16,6 @@ UNKNOWN_THREAT_ID = "0" * 63 + "1"
 CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with Stack() as running:
-        yield running
-
-
 def new_incident_with_artifact(stack: Stack, artifact_type: str, value: str) -> tuple[int, int]:
     soar = stack.soar
     incident = soar.create_incident(f"e2e {artifact_type} {time.monotonic()}")
@@ -35,15 +29,17 @@ def notes_of(stack: Stack, incident_id: int) -> list[str]:
             for n in stack.soar.get(f"/incidents/{incident_id}/comments")]
 
 
-def test_customizations_are_imported(stack):
-    soar = stack.soar
+def test_customizations_are_imported(running):
+    soar = running.soar
     assert soar.get("/functions/pp_tap_get_threat?handle_format=names")["destination_handle"] == APP
     rules = {r["name"] for r in soar.get("/actions")["entities"]}
     assert {"Proofpoint TAP: Get threat", "Proofpoint TAP: Get campaign"} <= rules
+    playbooks = {p["display_name"]: p["status"] for p in soar.playbooks()}
+    assert playbooks["Proofpoint TAP: Get threat"] == "disabled" and set(playbooks) == rules  # one set acts
 
 
-def test_selftest_passes_and_names_the_tap_host(stack):
-    result = stack.command("selftest", "-l", APP, name="selftest")
+def test_selftest_passes_and_names_the_tap_host(running):
+    result = running.command("selftest", "-l", APP, name="selftest")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "success" in output and "accepted the credentials" in output
@@ -72,11 +68,11 @@ def test_unknown_threat_fails_the_workflow_with_a_clear_message_and_no_note(stac
 
 def test_get_threat_menu_item_does_not_apply_to_other_artifact_types(stack):
     incident_id, artifact_id = new_incident_with_artifact(stack, "URL", "https://example.com/x")
-    body = {"action_id": stack.soar.rule_id("Proofpoint TAP: Get threat"), "properties": {}}
+    body = stack.action_body("Proofpoint TAP: Get threat")
     refused = stack.soar.post(f"/incidents/{incident_id}/artifacts/{artifact_id}/action_invocations", body,
                               expect=400)
     assert "Proofpoint TAP: Get threat" in str(refused)
-    assert stack.soar.workflow_instances(incident_id) == []
+    assert stack.runs(incident_id) == []
 
 
 def test_get_campaign_menu_item_lists_members(stack):

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from sim_helpers import wait_for
 
 from sim.soar.samples import U, echo_export
 
@@ -58,16 +59,6 @@ def with_rules(emulator):
     ]
     emulator.import_export(export)
     return emulator
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError("condition not reached")
 
 
 def test_rule_script_changes_are_applied(with_rules, client):

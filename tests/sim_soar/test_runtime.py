@@ -11,7 +11,8 @@ import pytest
 
 from sim.soar.engine import FunctionFailed
 from sim.soar.harness import SoarEmulator, resilient_circuits_bin, runtime_env, start_runtime, stop_process
-from sim.soar.samples import ECHO_COMPONENT, echo_export
+from sim.soar.playbook_samples import sample_playbook
+from sim.soar.samples import ECHO_COMPONENT, U, echo_export
 
 
 def make_app_dir(emu: SoarEmulator, base: str, name: str = "app") -> str:
@@ -95,6 +96,44 @@ def test_manual_rule_runs_workflow_with_scripts(running):
     notes = [n["text"] for n in client.get(f"/incidents/{inc['id']}/comments")]
     assert notes == ["echo: from the menu (two)"]
     assert client.get(f"/incidents/{inc['id']}")["properties"]["emu_summary"] == "from the menu"
+
+
+PLAYBOOK_LOCAL = """results = playbook.functions.results.echo
+incident.addNote("pb echo: {} ({})".format(results["content"]["text"], results["content"]["choice"]))
+"""
+
+
+def test_a_playbook_calls_the_function_and_its_local_script_writes_the_results(running):
+    emu, client, _proc, _work = running
+    inputs = {U["i_text"]: {"input_type": "expression", "expression_input": {"expression": "incident.name"}},
+              U["i_choice"]: {"input_type": "static", "static_input": {"select_value": U["i_choice_one"]}}}
+    pb = sample_playbook("emu_pb_echo", [
+        ("function", {"inputs": inputs, "result_name": "echo",
+                      "pre_processing_script": "inputs.emu_fail = False\nincident.addNote('ignored')"}),
+        ("local", "write", PLAYBOOK_LOCAL)])
+    export = echo_export()
+    export["playbooks"] = [pb]
+    emu.import_export(export)
+    try:
+        inc = client.create_incident("playbook run")
+        client.post(f"/incidents/{inc['id']}/action_invocations",
+                    {"action_id": client.playbook_id("emu_pb_echo"), "type_id_handle": {"name": "playbookfields"},
+                     "properties": {}}, expect=204)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            (run,) = client.playbook_instances(inc["id"]) or [{"status": "running"}]
+            if run["status"] != "running":
+                break
+            time.sleep(0.2)
+        assert run["status"] == "completed", run
+        assert run["results"]["echo"]["content"]["text"] == "playbook run"
+        call = run["function_calls"][0]
+        assert call["inputs"]["emu_text"] == "playbook run" and call["inputs"]["emu_choice"]["name"] == "one"
+        # the input script changes no SOAR data (its note is ignored); the local script writes the results
+        assert [n["text"] for n in client.get(f"/incidents/{inc['id']}/comments")] == ["pb echo: playbook run (one)"]
+        assert client.workflow_instances(inc["id"]) == []
+    finally:
+        emu.import_export(echo_export())
 
 
 def test_workflow_terminates_with_the_app_error(running):

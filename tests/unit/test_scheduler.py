@@ -14,13 +14,18 @@ class FakeCases:
         self.fail = fail
         self.invoked: list[tuple[int, int]] = []
 
-    def rule_ids(self):
+        self.rule_on, self.playbook_status = True, "disabled"
+
+    def rules(self):
         if self.fail:
             raise SoarRequestError("SOAR down")
-        return {INGEST_RULE: 7}
+        return {INGEST_RULE: {"id": 7, "enabled": self.rule_on}}
 
-    def invoke_rule(self, incident_id, rule_id, properties=None):
-        self.invoked.append((incident_id, rule_id))
+    def playbooks(self):
+        return {INGEST_RULE: {"id": 3, "status": self.playbook_status}}
+
+    def invoke_rule(self, incident_id, rule_id, properties=None, *, playbook=False):
+        self.invoked.append((incident_id, ("playbook", rule_id) if playbook else rule_id))
 
 
 class Clock:
@@ -70,3 +75,19 @@ def test_a_missing_rule_is_logged_not_fatal(control, caplog):
     clock.t += 10
     s.run_due()
     assert cases.invoked == [] and "customize" in caplog.text
+
+
+@pytest.mark.parametrize(("rule_on", "playbook_status", "invoked", "logged"), [
+    (True, "disabled", [(42, 7)], ""),
+    (False, "enabled", [(42, ("playbook", 3))], ""),
+    (True, "enabled", [(42, 7)], "both the rule and the playbook"),
+    (False, "disabled", [], "neither the rule nor the playbook"),
+])
+def test_the_scheduler_runs_whichever_set_is_enabled(control, caplog, rule_on, playbook_status, invoked, logged):
+    clock, cases = Clock(), FakeCases()
+    cases.rule_on, cases.playbook_status = rule_on, playbook_status
+    s = Scheduler(lambda: cases, [Job(INGEST_RULE, 60)], initial_delay_s=0, clock=clock)
+    clock.t += 10
+    s.run_due()
+    assert cases.invoked == invoked
+    assert logged in caplog.text

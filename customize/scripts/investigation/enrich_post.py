@@ -1,6 +1,6 @@
 # Post-processing: write the enrichment only when TAP's answer changed since the last one (the digest), so
 # the refresh menu item adds no duplicate note. note_html is ready-made; every TAP value in it is escaped.
-content = results.content
+content = results["content"]
 if content["digest"] == getattr(incident.properties, "pp_tap_enrichment_digest", None):
     log.info("Proofpoint TAP enrichment unchanged; nothing written")
 else:

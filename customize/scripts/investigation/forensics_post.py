@@ -1,6 +1,6 @@
 # Post-processing: add what the incident does not have yet (the function compared with its artifacts and
 # rows, and attached the report itself). Values are plain text in artifacts and rows; note_html is escaped.
-content = results.content
+content = results["content"]
 for item in content["new_artifacts"]:
     incident.addArtifact(item["type"], item["value"], item["description"])
 for cells in content["new_rows"]:

@@ -1,5 +1,10 @@
 """A function invocation as SOAR makes it: script-form inputs checked and turned into the wire form, the
-message put on the function's destination, and the call recorded on its workflow instance.
+message put on the function's destination, and the call recorded on its workflow or playbook instance.
+
+Called from a playbook, the message names the playbook instance (``playbook_instance``:
+``{"playbook_instance_id", "playbook": {"id", "name", "display_name"}}``) and has no workflow: resilient-circuits
+passes a message's ``playbook_instance`` through untouched (its own example message has the key, empty), and
+what SOAR puts in it is not published [I].
 
 Wire form as SOAR puts it on the message destination: select ``{"id", "name"}``, textarea
 ``{"format", "content"}``, unset inputs left out so an app's ``getattr(fn_inputs, "x", None)`` sees
@@ -12,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sim.soar import builtins
-from sim.soar.automation.instances import WorkflowInstances
+from sim.soar.automation.instances import PlaybookInstances, WorkflowInstances
 from sim.soar.catalog import resolve_option, text_content
 from sim.soar.documents import Doc
 from sim.soar.engine import FunctionFailed
@@ -101,9 +106,11 @@ def _workflow_summary(wf: Doc | None) -> Doc | None:
 class FunctionCalls:
     """Invokes functions through their destinations (the dispatcher is set once the broker runs)."""
 
-    def __init__(self, registry: Registry, instances: WorkflowInstances, org: Org) -> None:
+    def __init__(self, registry: Registry, instances: WorkflowInstances, org: Org,
+                 playbook_instances: PlaybookInstances | None = None) -> None:
         self.registry = registry
         self.instances = instances
+        self.playbook_instances = playbook_instances
         self.org = org
         self.dispatcher: Invoker | None = None
         self.timeout = 600.0
@@ -116,8 +123,13 @@ class FunctionCalls:
         except SoarError:
             raise FunctionFailed(f"function '{function_name}' is not defined") from None
         wire = inputs_to_wire(fn, self.registry.function_inputs(fn), inputs)
+        pb_iid = context.get("playbook_instance_id")
+        runs: WorkflowInstances | None = self.instances
         iid = context.get("workflow_instance_id")
+        if pb_iid is not None:
+            runs, iid = self.playbook_instances, pb_iid
         wf = context.get("workflow")
+        pb = context.get("playbook")
         inc_id = context.get("incident_id")
         art_id = context.get("artifact_id")
         principal = self.org.api_principal
@@ -127,8 +139,10 @@ class FunctionCalls:
             "inputs": wire,
             "workflow": _workflow_summary(wf),
             "workflow_instance": ({"workflow_instance_id": iid, "workflow": _workflow_summary(wf)}
-                                  if iid is not None else None),
-            "playbook_instance": None,
+                                  if iid is not None and pb_iid is None else None),
+            "playbook_instance": ({"playbook_instance_id": pb_iid,
+                                   "playbook": {k: pb.get(k) for k in ("id", "name", "display_name")}}
+                                  if pb_iid is not None and pb else None),
             "principal": principal,
             "groups": [],
             "object": ({"id": art_id if art_id is not None else inc_id,
@@ -137,18 +151,18 @@ class FunctionCalls:
         }
         message["function"]["creator"] = principal
         call_index = None
-        if iid is not None:
-            call_index = self.instances.append(iid, "function_calls", {
+        if iid is not None and runs is not None:
+            call_index = runs.append(iid, "function_calls", {
                 "function": function_name, "status": "running", "inputs": wire, "result": None, "error": None})
 
         def on_status(text: str) -> None:
-            if iid is not None:
-                self.instances.append(iid, "status_messages", {"text": text, "source": function_name})
+            if iid is not None and runs is not None:
+                runs.append(iid, "status_messages", {"text": text, "source": function_name})
 
         def record(**changes: Any) -> None:
-            if iid is None or call_index is None or call_index < 0:
+            if iid is None or runs is None or call_index is None or call_index < 0:
                 return
-            self.instances.update_call(iid, call_index, **changes)
+            runs.update_call(iid, call_index, **changes)
 
         if self.dispatcher is None:
             raise FunctionFailed("the emulator has no message broker running")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.soar.automation.functions import FunctionCalls
-from sim.soar.automation.instances import WorkflowInstances
+from sim.soar.automation.instances import PlaybookInstances, WorkflowInstances
 from sim.soar.children import Artifacts, Rows
 from sim.soar.engine import Effect
 from sim.soar.incidents import Incidents
@@ -30,6 +30,7 @@ class CoreHost:
     rows: Rows
     registry: Registry
     instances: WorkflowInstances
+    playbook_instances: PlaybookInstances
     calls: FunctionCalls
     write_effects: Callable[[list[Effect], dict[str, Any]], None]
 
@@ -78,6 +79,9 @@ class CoreHost:
         return self.calls.call(function_name, inputs, context)
 
     def status_message(self, context: dict[str, Any], text: str) -> None:
-        iid = context.get("workflow_instance_id")
-        if iid is not None:
-            self.instances.append(iid, "status_messages", {"text": text, "source": "workflow"})
+        if context.get("playbook_instance_id") is not None:
+            self.playbook_instances.append(context["playbook_instance_id"], "status_messages",
+                                           {"text": text, "source": "playbook"})
+        elif context.get("workflow_instance_id") is not None:
+            self.instances.append(context["workflow_instance_id"], "status_messages",
+                                  {"text": text, "source": "workflow"})

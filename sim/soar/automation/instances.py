@@ -1,10 +1,19 @@
-"""Workflow instances: the record of every workflow a rule started, and of every rule that could not run.
+"""Workflow and playbook instances: the record of every workflow a rule started and every playbook that ran,
+and of every rule or automatic playbook that could not run.
 
-An instance is created (``running``) before its workflow starts, so a client that returns from the REST
-call that fired the rule finds it at once. A rule that fails before any workflow runs (a broken
+An instance is created (``running``) before its workflow or playbook starts, so a client that returns from
+the REST call that fired it finds it at once. A rule that fails before any workflow runs (a broken
 condition, a cascade cut, a failing script automation) is recorded as a *terminated* instance named
-``(rule NAME)``, never silently. Instances still ``running`` when the emulator starts again (with
-``--state``) are terminated with a reason saying so: the work they stood for is gone.
+``(rule NAME)``, never silently; an automatic playbook that cannot run, as a terminated instance of it.
+Instances still ``running`` when the emulator starts again (with ``--state``) are terminated with a reason
+saying so: the work they stood for is gone.
+
+A playbook instance has the keys of a workflow instance (``status`` running, completed or terminated,
+``terminate_reason``, ``function_calls``, ``status_messages``, ``properties``...) with ``id`` and ``playbook``
+for ``workflow_instance_id`` and ``workflow``, ``activation`` (manual or automatic), ``inputs`` (the
+activation form's values) and ``results`` (by output name). SOAR lists playbook runs with ``POST
+/playbooks/execution/query_paged`` (IBM's fn_utilities reads it); their fields are not published, so these
+mirror the workflow instance's [I].
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ from sim.soar.store import Store
 
 class WorkflowInstances:
     """The ``workflow_instance`` documents."""
+
+    kind = "workflow_instance"
+    id_key = "workflow_instance_id"
+    what = "Workflow instance"
 
     def __init__(self, store: Store, lock: threading.RLock) -> None:
         self.store = store
@@ -54,15 +67,15 @@ class WorkflowInstances:
                 "rule": {"id": rule["id"], "name": rule["name"]}, "properties": {}})
 
     def get(self, iid: Ref) -> Doc:
-        doc = self.store.get("workflow_instance", iid)
+        doc = self.store.get(self.kind, iid)
         if doc is None:
-            raise not_found(f"Workflow instance {iid} not found")
+            raise not_found(f"{self.what} {iid} not found")
         return doc
 
     def find(self, inc_id: Ref | None = None, status: str | None = None) -> list[Doc]:
         with self.lock:
             out = []
-            for doc in sorted(self.store.values("workflow_instance"), key=lambda d: d["workflow_instance_id"]):
+            for doc in sorted(self.store.values(self.kind), key=lambda d: d[self.id_key]):
                 if inc_id is not None and doc.get("incident_id") != int(inc_id):
                     continue
                 if status and doc["status"] != status:
@@ -72,34 +85,57 @@ class WorkflowInstances:
 
     def update(self, iid: int, **changes: Any) -> None:
         with self.lock:
-            doc = self.store.get("workflow_instance", iid)
+            doc = self.store.get(self.kind, iid)
             if doc is None:
                 return
             doc.update(changes)
-            self.store.put("workflow_instance", iid, doc)
+            self.store.put(self.kind, iid, doc)
 
     def append(self, iid: int, key: str, item: Any) -> int:
         """Append to one of the instance's lists; the index of the new item (-1: no such instance)."""
         with self.lock:
-            doc = self.store.get("workflow_instance", iid)
+            doc = self.store.get(self.kind, iid)
             if doc is None:
                 return -1
             doc[key].append(item)
-            self.store.put("workflow_instance", iid, doc)
+            self.store.put(self.kind, iid, doc)
             return len(doc[key]) - 1
 
     def update_call(self, iid: int, index: int, **changes: Any) -> None:
         """Change one entry of the instance's ``function_calls``."""
         with self.lock:
-            doc = self.store.get("workflow_instance", iid)
+            doc = self.store.get(self.kind, iid)
             if doc is not None:
                 doc["function_calls"][index].update(changes)
-                self.store.put("workflow_instance", iid, doc)
+                self.store.put(self.kind, iid, doc)
 
     def recover(self) -> None:
-        for doc in list(self.store.values("workflow_instance")):
+        for doc in list(self.store.values(self.kind)):
             if doc["status"] == "running":
                 doc = copy.deepcopy(doc)
                 doc.update(status="terminated", end_date=now_ms(),
                            terminate_reason="the SOAR emulator restarted while this instance was running")
-                self.store.put("workflow_instance", doc["workflow_instance_id"], doc)
+                self.store.put(self.kind, doc[self.id_key], doc)
+
+
+class PlaybookInstances(WorkflowInstances):
+    """The ``playbook_instance`` documents (see the module docstring)."""
+
+    kind = "playbook_instance"
+    id_key = "id"
+    what = "Playbook instance"
+
+    def new_run(self, pb: Doc, activation: str, object_type: str, inc_id: int | None, artifact_id: int | None,
+                inputs: Doc, status: str = "running", reason: str | None = None) -> int:
+        with self.lock:
+            iid = self.store.next_id(self.kind)
+            ts = now_ms()
+            self.store.put(self.kind, iid, {
+                "id": iid, "playbook": {"id": pb.get("id"), "name": pb.get("name"),
+                                        "display_name": pb.get("display_name"), "object_type": pb.get("object_type")},
+                "object": {"id": artifact_id if artifact_id is not None else inc_id, "object_type": object_type,
+                           "parent_id": inc_id if artifact_id is not None else None},
+                "incident_id": inc_id, "artifact_id": artifact_id, "activation": activation, "status": status,
+                "start_date": ts, "end_date": None if status == "running" else ts, "terminate_reason": reason,
+                "status_messages": [], "function_calls": [], "inputs": inputs, "properties": {}, "results": {}})
+            return iid

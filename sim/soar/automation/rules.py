@@ -1,5 +1,5 @@
-"""Automation: which rules a change fires, and running what they start (workflows, script and field
-automations, message-destination actions).
+"""Automation: which rules and playbooks a change fires, and running what they start (workflows, playbooks,
+script and field automations, message-destination actions).
 
 * Automatic rules are queued, not run, by the write that fires them: SOAR evaluates them after the REST
   call that made the change has answered (IBM: rules and workflows run asynchronously; a client finds the
@@ -12,6 +12,9 @@ automations, message-destination actions).
 * A manual rule (menu item) runs only on the object type it is for, when enabled and when its
   conditions hold for the object (else 400, nothing started); its activity fields are checked
   against the rule's ``view_items``.
+* Playbooks are activated and run alongside (:mod:`sim.soar.automation.playbooks`): automatic ones in the
+  same evaluation of a change, after the rules, manual ones by the same ``action_invocations`` with
+  ``type_id_handle`` ``playbookfields``; they share the pool and the cascade depth.
 
 The document parts never call in here: the facade hands every write's changes to :meth:`on_change`,
 and this part writes a script's effects through the :class:`~sim.soar.automation.effects.EffectWriter`
@@ -32,10 +35,11 @@ from typing import Any
 from sim.soar.automation.effects import EffectWriter
 from sim.soar.automation.functions import FunctionCalls
 from sim.soar.automation.host import CoreHost
-from sim.soar.automation.instances import WorkflowInstances
+from sim.soar.automation.instances import PlaybookInstances, WorkflowInstances
+from sim.soar.automation.playbooks import PlaybookRuns
 from sim.soar.catalog import is_empty, to_internal, to_output
 from sim.soar.children import Artifacts, Rows
-from sim.soar.documents import Change, Doc, Ref, now_ms, public
+from sim.soar.documents import Change, Doc, Ref, jsonable, now_ms, public
 from sim.soar.engine import (
     Effect,
     EffectError,
@@ -70,10 +74,15 @@ class Automation:
         self.artifacts = artifacts
         self.instances = WorkflowInstances(store, lock)
         self.instances.recover()
-        self.calls = FunctionCalls(registry, self.instances, org)
+        self.playbook_instances = PlaybookInstances(store, lock)
+        self.playbook_instances.recover()
+        self.calls = FunctionCalls(registry, self.instances, org, self.playbook_instances)
         self.writer = EffectWriter(incidents, rows)
         self.host = CoreHost(incidents=incidents, artifacts=artifacts, rows=rows, registry=registry,
-                             instances=self.instances, calls=self.calls, write_effects=self.apply_effects)
+                             instances=self.instances, playbook_instances=self.playbook_instances,
+                             calls=self.calls, write_effects=self.apply_effects)
+        self.playbooks = PlaybookRuns(lock=lock, org=org, registry=registry, host=self.host,
+                                      instances=self.playbook_instances)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soar-run")
         self.rule_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soar-rules")
         self._held = 0  # changes of REST calls kept until their response is written
@@ -155,8 +164,8 @@ class Automation:
         if old is not None and old == new:
             return
         rules = self.registry.automatic_rules(object_type)
-        if not rules:
-            return  # no automatic rule can match: nothing to evaluate (and no object to render for it)
+        if not rules and not self.registry.automatic_playbooks(object_type):
+            return  # no automatic rule or playbook can match: nothing to evaluate (and no object to render)
         depth = getattr(_local, "depth", 0)
         try:
             with self.lock:
@@ -189,10 +198,31 @@ class Automation:
                                            f"rule cascade deeper than {MAX_RULE_DEPTH}: not run")
                 continue
             self._run_rule(rule, object_type, inc_id, artifact_id, {}, depth + 1)
+        cut = f"rule cascade deeper than {MAX_RULE_DEPTH}: not run" if depth >= MAX_RULE_DEPTH else None
+        for iid in self.playbooks.activated(object_type, inc_id, artifact_id, new_obj, old_obj, incident, cut):
+            self._submit_playbook(iid, depth + 1)
 
-    # -- manual rules -----------------------------------------------------------------------------
-    def invoke_action(self, inc_id: Ref, action_id: Ref, properties: Any, artifact_id: Ref | None = None) -> None:
-        """``POST .../action_invocations``: run a manual rule on an incident or artifact."""
+    def _submit_playbook(self, iid: int, depth: int) -> None:
+        def run() -> None:
+            _local.depth = depth
+            try:
+                self.playbooks.execute(iid)
+            finally:
+                _local.depth = 0
+        self.executor.submit(run)
+
+    # -- manual rules and playbooks ----------------------------------------------------------------
+    def invoke_action(self, inc_id: Ref, action_id: Ref, properties: Any, artifact_id: Ref | None = None,
+                      playbook: bool = False) -> None:
+        """``POST .../action_invocations``: run a manual rule (or, with ``playbook``, a manual playbook) on an
+        incident or artifact."""
+        if playbook:
+            with self.lock:
+                inc = self.incidents.doc(inc_id)
+                art = self.artifacts.doc(inc["id"], artifact_id) if artifact_id is not None else None
+            iid = self.playbooks.invoke(inc["id"], action_id, properties, art["id"] if art is not None else None)
+            self._submit_playbook(iid, 1)
+            return
         rule = self.registry.rule(action_id)
         if rule is None:
             raise not_found(f"Action {action_id} not found")
@@ -337,14 +367,5 @@ class Automation:
             LOG.error("workflow instance %s failed in the emulator: %s\n%s", iid, exc, traceback.format_exc())
             reason = f"emulator error: {exc}"
         self.instances.update(iid, status=status, terminate_reason=reason, end_date=now_ms(),
-                              properties=_jsonable(props), log=[str(line) for line in log])
+                              properties=jsonable(props), log=[str(line) for line in log])
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)

@@ -196,7 +196,8 @@ def _condition(
 
 # ---- advanced logic ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|(\()|(\))|(AND|OR)\b)", re.IGNORECASE)
+# "OR1" is one operator and one id: SOAR itself saved "4 OR 3 OR 2 OR1" (resilient-sdk's mock export).
+_TOKEN = re.compile(r"\s*(?:(\d+)|(\()|(\))|(AND|OR)(?![A-Za-z_]))", re.IGNORECASE)
 
 
 def _tokens(expr: str) -> list[str]:

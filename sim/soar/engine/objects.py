@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sim.soar.engine.effects import AddArtifact, AddNote, AddRow, Effect, SetArtifactField, SetField
+from sim.soar.engine.playbook_objects import PlaybookProxy, WorkflowView
 from sim.soar.engine.sandbox import FailCalled, Run
 
 
@@ -41,8 +42,9 @@ class ScriptState(Run):
 
     @property
     def read_only(self) -> bool:
-        """Pre-processing scripts cannot change the incident: SOAR drops such changes silently."""
-        return self.kind == "pre"
+        """Pre-processing (and playbook input) scripts cannot change the incident: SOAR drops such changes
+        silently."""
+        return self.kind in ("pre", "pb_input")
 
     def ignored(self, what: str) -> None:
         self.check()
@@ -500,23 +502,35 @@ def script_objects(
     inputs: dict[str, Any] | None = None,
     input_names: Iterable[str] | None = None,
     results: Mapping[str, Any] | None = None,
+    playbook: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The names a script of ``state.kind`` sees: always ``incident``, ``rule``, ``helper``, ``log`` and
-    ``principal``; ``artifact`` when an artifact triggered it; ``workflow`` in workflows ("pre", "post",
-    "script_task"); ``inputs`` in pre-processing (``inputs`` is changed in place); ``results`` in
-    post-processing."""
+    """The names a script of ``state.kind`` sees: always ``incident``, ``helper``, ``log`` and ``principal``;
+    ``artifact`` when an artifact triggered it; ``rule`` outside playbooks; ``workflow`` in workflows ("pre",
+    "post", "script_task"); ``inputs`` in pre-processing and playbook input scripts ("pb_input"; changed in
+    place); ``results`` in post-processing; ``playbook`` (and ``workflow.properties``) in a playbook's input
+    scripts and scripts ("pb_input", "pb_script"), from ``playbook`` = {"results", "inputs", "input_names",
+    "properties"} (:mod:`sim.soar.engine.playbook_objects`)."""
     names: dict[str, Any] = {
         "incident": _IncidentProxy(state, incident, owned=True),
-        "rule": _Namespace(properties=_wrap(dict(rule_properties))),
         "helper": _make_helper(state),
         "log": _make_log(state),
         "principal": _wrap(dict(principal)),
     }
+    if not state.kind.startswith("pb_"):
+        names["rule"] = _Namespace(properties=_wrap(dict(rule_properties)))
     if artifact is not None:
         names["artifact"] = _ArtifactProxy(state, artifact)
     if state.kind in ("pre", "post", "script_task"):
         names["workflow"] = _WorkflowProxy(state, copy.deepcopy(dict(workflow_properties or {})))
-    if state.kind == "pre":
+    if state.kind.startswith("pb_"):
+        pb = playbook or {}
+        proxy = PlaybookProxy(state, results=pb.get("results") or {}, inputs=pb.get("inputs") or {},
+                              input_names=frozenset(pb.get("input_names") or ()),
+                              properties=pb.get("properties") or {},
+                              wrap=lambda merged: AttrDict((k, _result(v)) for k, v in merged.items()))
+        names["playbook"] = proxy
+        names["workflow"] = WorkflowView(proxy)
+    if state.kind in ("pre", "pb_input"):
         allowed = frozenset(input_names) if input_names is not None else None
         names["inputs"] = _InputsProxy(state, inputs if inputs is not None else {}, allowed)
     if state.kind == "post":

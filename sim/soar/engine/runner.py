@@ -1,10 +1,16 @@
-"""Run a parsed linear workflow, step by step, as a SOAR workflow instance.
+"""Run a parsed linear workflow or playbook, step by step, as a SOAR workflow or playbook instance.
 
 A step that fails (script failure, function error reply, change refused by the host, an input or
 script the host does not know) *terminates* the instance with a reason naming the step; the later
 steps do not run, and the failing script's changes are not applied (changes of earlier steps stay,
 as in SOAR, where each step commits on its own). A function answering ``success: false`` does not
 fail the workflow: its post-processing script sees the envelope.
+
+A playbook (:func:`run_playbook`) runs the same way with a playbook's objects
+(:mod:`sim.soar.engine.playbook_objects`): a function's input script is run as "pb_input" with the static
+and expression inputs filled in, its results are kept under its output name (``result_name``) for
+``playbook.functions.results``, and a script element runs the playbook's local script of that uuid, else a
+global script (as "pb_script"). The script must be for the playbook's object type, as in a workflow.
 """
 
 from __future__ import annotations
@@ -85,6 +91,22 @@ def _static_value(fld: dict[str, Any], static: dict[str, Any], what: str) -> tup
     return True, static[key]
 
 
+def _resolve_expression(expression: str, host: EngineHost, context: dict[str, Any], what: str) -> Any:
+    """An expression input's value: a path on the playbook's object or its incident, as the object is now."""
+    head, _, path = expression.partition(".")
+    if head == "incident":
+        obj: Any = host.get_incident(context["incident_id"])
+    elif head == context.get("object_type") == "artifact":
+        obj = host.get_artifact(context["incident_id"], context["artifact_id"])
+    else:
+        raise _StepFailed(f"{what}: expression {expression!r} names no object of this playbook")
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            raise _StepFailed(f"{what}: expression {expression!r}: there is no field {part!r}")
+        obj = obj[part]
+    return obj
+
+
 def _lookup(getter: Any, key: str, what: str) -> dict[str, Any]:
     """Ask the host for an imported object; a missing one terminates the step (not a crash)."""
     try:
@@ -130,12 +152,36 @@ def run_workflow(
     ``rule_properties`` (activity fields of the rule that started it), ``workflow_instance_id``,
     ``workflow`` (the export entry), optionally ``principal``. ``time_limit`` is per script.
     """
+    return _run(model, host, context, time_limit, None)
+
+
+def run_playbook(
+    model: WorkflowModel,
+    host: EngineHost,
+    context: dict[str, Any],
+    *,
+    playbook: dict[str, Any],
+    inputs: dict[str, Any] | None = None,
+    time_limit: float | None = None,
+) -> WorkflowOutcome:
+    """Run every element of a playbook's ``model`` for the object in ``context`` (keys as for
+    :func:`run_workflow`, with ``playbook_instance_id`` instead of the workflow's). ``playbook`` is the
+    playbook's export entry (its ``local_scripts``), ``inputs`` the activation form's values by field name.
+    The outcome's ``properties`` are what scripts added; its ``results`` as for a workflow."""
+    form = playbook.get("fields_type", {}).get("fields") or {}
+    state = {"results": {}, "inputs": dict(inputs or {}), "input_names": list(form), "properties": {},
+             "local_scripts": {s.get("uuid"): s for s in playbook.get("local_scripts") or []}}
+    return _run(model, host, context, time_limit, state)
+
+
+def _run(model: WorkflowModel, host: EngineHost, context: dict[str, Any], time_limit: float | None,
+         playbook: dict[str, Any] | None) -> WorkflowOutcome:
     object_type = context.get("object_type", "incident")
-    properties: dict[str, Any] = {}
+    properties: dict[str, Any] = playbook["properties"] if playbook is not None else {}
     results: list[dict[str, Any]] = []
     log: list[str] = []
     base = {"host": host, "context": context, "object_type": object_type, "time_limit": time_limit,
-            "rule_properties": context.get("rule_properties") or {}}
+            "rule_properties": context.get("rule_properties") or {}, "playbook": playbook}
 
     try:
         for step in model.steps:
@@ -154,17 +200,20 @@ def _run_script_step(
     step: ScriptStep, host: EngineHost, context: dict[str, Any], base: dict[str, Any],
     properties: dict[str, Any], log: list[str],
 ) -> None:
-    script = _lookup(host.get_script, step.script_uuid, f"Script task {step.name!r}: script")
+    playbook = base["playbook"]
+    local = playbook["local_scripts"].get(step.script_uuid) if playbook is not None else None
+    script = local or _lookup(host.get_script, step.script_uuid, f"Script task {step.name!r}: script")
     what = f"Script {script.get('name') or step.name!r}"
     _check_language(script.get("language"), what)
+    runs_on = "playbook" if playbook is not None else "workflow"
     if script.get("object_type") not in (None, base["object_type"]):
         raise _StepFailed(
-            f"{what}: script is for {script.get('object_type')!r} objects, workflow runs on {base['object_type']!r}"
+            f"{what}: script is for {script.get('object_type')!r} objects, {runs_on} runs on {base['object_type']!r}"
         )
     try:
         out = run_script(
-            script.get("script_text") or "", kind="script_task", workflow_properties=properties,
-            name=str(script.get("name") or step.name), **base,
+            script.get("script_text") or "", kind="pb_script" if playbook is not None else "script_task",
+            workflow_properties=properties, name=str(script.get("name") or step.name), **base,
         )
         log.extend(out.log)
         if out.effects:
@@ -186,18 +235,26 @@ def _run_function_step(
     fn_name = str(fn["name"])
     what = f"Function {fn_name!r}"
     inputs, names = _function_inputs(step, fn, host, what)
+    playbook = base["playbook"]
+    for in_uuid, expression in step.expressions.items():
+        fld = _lookup(host.get_field_by_uuid, in_uuid, f"{what}: input field")
+        if fld["name"] not in names:
+            raise _StepFailed(f"{what}: {fld['name']!r} is not an input of this function")
+        inputs[fld["name"]] = _resolve_expression(expression, host, context, what)
 
     if step.pre_processing_script:
-        _check_language(step.pre_processing_script_language, f"{what} pre-processing")
+        label = "input" if playbook is not None else "pre-processing"
+        script_what = f"{what} {label}"
+        _check_language(step.pre_processing_script_language, script_what)
         try:
             pre = run_script(
-                step.pre_processing_script, kind="pre", inputs=inputs, input_names=names,
-                workflow_properties=properties, name=f"{fn_name} pre-processing", **base,
+                step.pre_processing_script, kind="pb_input" if playbook is not None else "pre", inputs=inputs,
+                input_names=names, workflow_properties=properties, name=f"{fn_name} {label} script", **base,
             )
         except ScriptFailed as exc:
-            raise _StepFailed(f"{what} pre-processing script failed: {exc.why}") from exc
+            raise _StepFailed(f"{script_what} script failed: {exc.why}") from exc
         except EngineError as exc:
-            raise _StepFailed(f"{what} pre-processing script: {exc}") from exc
+            raise _StepFailed(f"{script_what} script: {exc}") from exc
         log.extend(pre.log)
         inputs = pre.inputs
 
@@ -206,6 +263,10 @@ def _run_function_step(
     except FunctionFailed as exc:
         raise _StepFailed(f"{what} failed: {exc.message}") from exc
     results.append({"step_id": step.id, "function": fn_name, "result_name": step.result_name, "result": envelope})
+    if playbook is not None:
+        if step.result_name:
+            playbook["results"][step.result_name] = envelope
+        return
     if step.result_name:
         properties[step.result_name] = envelope
 

@@ -22,7 +22,7 @@ from sim.soar.engine.host import EngineHost
 from sim.soar.engine.objects import ScriptState, is_writable, script_objects
 from sim.soar.engine.sandbox import DEFAULT_TIME_LIMIT, SandboxPolicy
 
-ScriptKind = Literal["pre", "post", "script_task", "rule"]
+ScriptKind = Literal["pre", "post", "script_task", "rule", "pb_input", "pb_script"]
 
 
 class SoarSandbox(SandboxPolicy):
@@ -61,6 +61,7 @@ def run_script(
     input_names: Iterable[str] | None = None,
     name: str = "script",
     time_limit: float | None = None,
+    playbook: Mapping[str, Any] | None = None,
 ) -> ScriptOutcome:
     """Run one script as SOAR would; return its effects, or raise :class:`ScriptFailed`.
 
@@ -75,13 +76,16 @@ def run_script(
       cannot change incident values or add artifacts), ``workflow.addProperty`` included.
     * "post": ``results`` (the envelope, attribute and dict access) and ``workflow``.
     * "script_task": ``workflow``. "rule": nothing more.
+    * "pb_input" (a playbook function's input script): ``inputs`` as for "pre" (changes to SOAR data ignored
+      likewise) and ``playbook``; "pb_script" (a playbook's script): ``playbook``. Both from ``playbook``
+      (:func:`~sim.soar.engine.objects.script_objects`), and neither has ``rule``.
 
     Reading a field that does not exist raises AttributeError (SOAR does; scripts use ``hasattr``).
     A script that raises, calls ``helper.fail``, breaks the sandbox or runs out of time (``time_limit``
     seconds, default :data:`~sim.soar.engine.sandbox.DEFAULT_TIME_LIMIT`) fails with
     :class:`ScriptFailed` and none of its changes are returned.
     """
-    if kind not in ("pre", "post", "script_task", "rule"):
+    if kind not in ("pre", "post", "script_task", "rule", "pb_input", "pb_script"):
         raise EngineError(f"unknown script kind {kind!r}")
     if object_type not in ("incident", "artifact"):
         raise EngineError(f"scripts on {object_type!r} objects are not modelled (incident and artifact only)")
@@ -107,10 +111,10 @@ def run_script(
     env = policy.globals(state, script_objects(
         state, incident=incident_data, artifact=artifact_data, rule_properties=rule_properties,
         principal=principal, workflow_properties=workflow_properties, inputs=input_values,
-        input_names=input_names, results=results))
+        input_names=input_names, results=results, playbook=playbook))
     policy.execute(code, env, state, name)
     return ScriptOutcome(
-        effects=[] if kind == "pre" else state.effects(),
+        effects=[] if state.read_only else state.effects(),
         inputs=input_values,
         new_workflow_properties=dict(state.new_properties),
         log=list(state.log),
