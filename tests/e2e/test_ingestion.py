@@ -239,7 +239,7 @@ def test_repeats_add_to_the_open_incident_with_a_note_for_the_new_recipient(stac
 
 def test_replay_of_a_window_creates_nothing_twice(stack, cases, control, first_run):
     for inc in tap_incidents(stack).values():  # the automatic enrichment of new incidents has written its notes
-        stack.soar.wait_for_workflows(inc[0]["id"], timeout=120)
+        stack.wait_for_runs(inc[0]["id"], timeout=120)
     before = everything(stack)
     set_cursor(cases, control, utcnow() - timedelta(hours=7))
     run, result = ingest(stack, control)
