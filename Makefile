@@ -10,6 +10,9 @@ TYPECHECKED := fn_pp_tap_functions customize bench demo sim
 # App Host: the registry and namespace the app's image is pushed to (`make package REPOSITORY=quay.io/mysoc`);
 # the app zip names <REPOSITORY>/fn_pp_tap_functions:<version>, which you build from the Dockerfile and push there.
 REPOSITORY ?=
+# pytest processes for `make test` (pytest-xdist; each test file runs whole in one of them, every port is
+# the OS's choice, so they never collide). The end-to-end tests mostly wait on the runtime: 2 halve the time.
+TEST_WORKERS ?= 2
 VERSION := $(shell sed -n 's/^ *version="\(.*\)",$$/\1/p' setup.py)
 IMAGE = $(REPOSITORY)/fn_pp_tap_functions:$(VERSION)
 
@@ -33,7 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m customize.build --check
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(TYPECHECKED)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(TYPECHECKED)

@@ -68,6 +68,7 @@ its cause and what to do.""",
     extras_require={
         "test": [
             "pytest~=9.0",
+            "pytest-xdist~=3.6",
             "pytest-resilient-circuits~=51.0,>=51.0.9",
             "resilient-sdk~=51.0,>=51.0.9",
             "ruff~=0.14",

@@ -12,6 +12,9 @@ At the end, every fault's :class:`~truth.Report` is printed as one table and wri
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+from dataclasses import asdict
 from pathlib import Path
 
 import truth
@@ -29,15 +32,14 @@ cases = _services.cases
 control = _services.control
 make_tap = _services.make_tap
 
-REPORT_FILE = Path(__file__).resolve().parents[2] / "build" / "chaos-report.md"
+PARTS = Path(__file__).resolve().parents[2] / "build" / "chaos-parts"
+"""Where each test process leaves its reports; tests/conftest.py prints them as one table at the end (the
+process that prints is not always one that ran the chaos tests: pytest-xdist's controller runs none)."""
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not truth.REPORTS:
-        return
-    text = truth.table(truth.REPORTS)
-    terminalreporter.section("chaos suite: SOAR's state after each fault (expected/got)")
-    terminalreporter.write_line(text)
-    REPORT_FILE.parent.mkdir(exist_ok=True)
-    REPORT_FILE.write_text("# Chaos suite report\n\n" + text + "\n", encoding="utf-8")
-    terminalreporter.write_line(f"(written to {REPORT_FILE})")
+def pytest_sessionfinish(session, exitstatus):
+    """Each test process (an xdist worker, or pytest itself) leaves its faults' reports for the summary."""
+    if truth.REPORTS:
+        PARTS.mkdir(parents=True, exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        (PARTS / f"{worker}.json").write_text(json.dumps([asdict(r) for r in truth.REPORTS]), encoding="utf-8")
