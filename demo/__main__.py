@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                              / "export.res").read_text(encoding="utf-8"))
         say("resilient-circuits customize: imported "
             f"{len(export['functions'])} functions, {len(export['workflows'])} workflows, "
-            f"{len(export['actions'])} rules, {len(export['types'])} data tables")
+            f"{len(export['actions'])} rules, {len(export.get('playbooks') or [])} playbooks (disabled), "
+            f"{len(export['types'])} data tables")
         selftest = stack.command("selftest", "-l", APP, name="selftest")
         verdict = "passed" if selftest.returncode == 0 else f"FAILED ({selftest.returncode})"
         say(f"resilient-circuits selftest {verdict}")
@@ -195,14 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             f"after:  {after['name']}\n  {recipients_line(after)}")
         fp = next(i for i in incidents if "m365-login" in i["name"])
         fp_threat = fp["properties"]["pp_tap_threat_ids"]
-        say(f"Proofpoint now marks the threat of #{fp['id']} a false positive; the sweep runs "
-            "('Proofpoint TAP: Sync threat status' on the control incident)")
+        say(f"Proofpoint now marks the threat of #{fp['id']} a false positive; an analyst runs the menu item "
+            "'Proofpoint TAP: Check threat status' on it (the hourly sweep does the same for every open incident "
+            "once its back-off has passed, and a SIEM event carrying the verdict closes it in the next run)")
         stack.tap.set_threat_status(fp_threat, "falsePositive")
-        sweep = stack.invoke_rule("Proofpoint TAP: Sync threat status", control["id"])
-        content = sweep["function_calls"][-1]["result"]["content"]
+        stack.invoke_rule("Proofpoint TAP: Check threat status", fp["id"])
         closed = stack.soar.get(f"/incidents/{fp['id']}?handle_format=names")
-        say(f"Sweep checked {content['threats']} threats of {content['incidents']} incidents: {content['closed']} "
-            f"closed. #{fp['id']} is now {'closed' if closed['plan_status'] == 'C' else 'open'} as "
+        say(f"#{fp['id']} is now {'closed' if closed['plan_status'] == 'C' else 'open'} as "
             f"'{closed.get('resolution_id')}', with this note:", notes(stack, fp["id"])[-1])
         runs = soar.get(f"/incidents/{control['id']}/table_data/pp_tap_ingest_runs")["rows"]
         say("Run log on the control incident:", "\n".join(
