@@ -117,6 +117,10 @@ class EmulatorClient:
     def calls(self) -> dict[str, int]:
         return self.get("/_emulator/calls")
 
+    def path_calls(self) -> dict[str, int]:
+        """Calls per exact method and path since the last reset (the emulator's own left out)."""
+        return self.get("/_emulator/calls?detail=paths")
+
 
 class SoarEmulator(Emulator):
     """The emulator for tests (same constructor as :class:`~sim.soar.server.Emulator`)."""

@@ -263,6 +263,11 @@ def test_faults_and_call_counts(client, emulator):
     assert calls["POST /rest/orgs/{id}/incidents"] == 2
     assert calls["GET /rest/orgs/{id}/incidents/{id}"] == 1
     emulator.clear_faults()
+    paths = client.path_calls()  # per exact path: which incident a call touched; the emulator's own left out
+    assert paths[f"GET /rest/orgs/{client.org_id}/incidents/2095"] == 1
+    assert sum(paths.values()) == sum(v for k, v in client.calls().items() if "/_emulator" not in k)
+    client.post("/_emulator/reset-calls", expect=204)
+    assert client.path_calls() == {}
 
 
 def test_ui_renders_and_strips_scripts(client, emulator):
