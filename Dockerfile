@@ -1,5 +1,5 @@
-# Container image for IBM App Host, on IBM's SOAR app base image.
-# docker build -t ibmresilient/fn_pp_tap_functions:1.0.0 .
+# App Host image, on IBM's SOAR app base image (resilient-sdk's template); `make package` first (it puts the sdist in dist/):
+# docker build -t <your-registry>/fn_pp_tap_functions:1.0.0 . && docker push <your-registry>/fn_pp_tap_functions:1.0.0
 ARG BASE_IMAGE_REPO=quay.io
 # BASE_IMAGE_TAG options:
 #   UBI9-minimal (default): latest, ubi9-min-py312

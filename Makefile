@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed
 # What mypy checks in `make test` (config in pyproject.toml: strict on the pure cores).
 TYPECHECKED := fn_pp_tap_functions customize bench demo sim
 
-.PHONY: test demo bench package export lint typecheck validate clean
+# App Host: the registry and namespace the app's image is pushed to (`make package REPOSITORY=quay.io/mysoc`);
+# the app zip names <REPOSITORY>/fn_pp_tap_functions:<version>, which you build from the Dockerfile and push there.
+REPOSITORY ?=
+VERSION := $(shell sed -n 's/^ *version="\(.*\)",$$/\1/p' setup.py)
+IMAGE = $(REPOSITORY)/fn_pp_tap_functions:$(VERSION)
+
+.PHONY: test demo bench package sdist export lint typecheck validate clean
 
 $(STAMP): setup.py
 	$(PY) -m venv $(VENV)
@@ -42,8 +48,16 @@ bench: $(STAMP)
 validate: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk validate -p . --validate
 
-package: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk package -p . --validate
+sdist: $(STAMP)
+	$(BIN)/python -m build --sdist --outdir dist .
+
+package: validate
+	@test -n "$(REPOSITORY)" || { echo "make package REPOSITORY=<registry/namespace>: the App Host zip names the image" \
+		"<REPOSITORY>/fn_pp_tap_functions:$(VERSION), which you build from the Dockerfile and push there" \
+		"(README: Install on App Host)."; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk package -p . --repository-name $(REPOSITORY)
+	@echo "Next: docker build -t $(IMAGE) . && docker push $(IMAGE); then import" \
+		"dist/app-fn_pp_tap_functions-$(VERSION).zip into App Host (README: Install on App Host)."
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .demo

@@ -104,7 +104,8 @@ def _main(args: argparse.Namespace) -> int:
     say(f"App: {_revision()}")
     say("Data: per size N, N//100 kept threats, mostly delivered messages (1-3 recipients, some with two threats"
         " or a cleared one), ~10 % permitted clicks, ~5 % blocked events and ~1 % cleared-only messages (to be "
-        "dropped), all in ONE SIEM window that ended 2 minutes before the run's clock.")
+        "dropped), all in ONE SIEM window that ended 30 minutes before the run's clock (the run settles it in one "
+        "pass).")
     say("Stand-ins: a fresh SOAR emulator PROCESS per run (`python -m sim.soar`)"
         + "; the TAP simulator in the benchmark's process; the app and the baseline each in a worker process.")
     say("")

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import resilient
@@ -29,10 +29,17 @@ from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_
 from fn_pp_tap_functions.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
 from fn_pp_tap_functions.settings import IngestSettings
 from fn_pp_tap_functions.soar.cases import SoarCases
-from fn_pp_tap_functions.soar.control import CURSOR_FIELD, ensure_control
+from fn_pp_tap_functions.soar.control import CURSOR_FIELD, SETTLED_FIELD, ensure_control
+from fn_pp_tap_functions.tap.timestamps import parse_tap_time
 from sim.soar.harness import EmulatorClient
 
-OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)  # a run starts at its cursor - overlap
+OVERLAP = timedelta(minutes=IngestSettings().overlap_minutes)
+DATA_AGE = timedelta(minutes=40)
+"""The data set's clock is this far behind the real one, and the run's clock is ``ds.now + RUN_AFTER``: the
+window [ds.now - 60 min, ds.now - 2 min] then ends where the run's SETTLE pass ends (the run's clock minus the
+overlap: TAP has indexed it all), so the settle pass reads it in ONE window, as a cold run or a catch-up
+does; the run's fresh pass reads the empty half hour after it (services.passes)."""
+RUN_AFTER = OVERLAP - timedelta(minutes=2)
 MIN_BASELINE_SAMPLE = 5000
 DEFAULT_BASELINE_SAMPLE: int | None = None  # the whole window (at 50,000 events about 11 minutes here)
 
@@ -88,13 +95,21 @@ def _job(kind: str, emulator: EmulatorProcess, tap_url: str, **extra: Any) -> di
 
 # ------------------------------------------------------------------------------------------------ SOAR side
 
+SETTLE = timedelta(minutes=IngestSettings().settle_minutes)
+
+
 def _cursor_text(ds: Dataset) -> str:
-    """The cursor that makes a run (with now = ds.now) read exactly the data set's window."""
-    return fmt(ds.window_start + OVERLAP)
+    """The cursors that make a run (with now = run_now(ds)) settle the data set's window: the settle pass is
+    due once its span is the settle interval long, so the span starts that long before the window's end."""
+    return fmt(min(ds.window_start, ds.window_end - SETTLE))
+
+
+def run_now(ds: Dataset) -> str:
+    return (ds.now + RUN_AFTER).isoformat()
 
 
 def prepare_control(emulator: EmulatorProcess, ds: Dataset) -> int:
-    """The control incident, with its cursor placed so that the next run reads the data set's window."""
+    """The control incident, with its cursors placed so that the next run reads the data set's window."""
     cases = SoarCases(resilient.get_client(emulator.opts))
     control = ensure_control(cases, now=ds.now)
     set_cursor(cases, int(control["id"]), _cursor_text(ds))
@@ -102,8 +117,9 @@ def prepare_control(emulator: EmulatorProcess, ds: Dataset) -> int:
 
 
 def set_cursor(cases: SoarCases, control_id: int, text: str) -> None:
+    """Both cursors (fresh and settled) to ``text``: a replay of everything after it."""
     fresh = cases.get_incident(control_id)
-    cases.patch_incident(fresh, {f"properties.{CURSOR_FIELD}": text})
+    cases.patch_incident(fresh, {f"properties.{CURSOR_FIELD}": text, f"properties.{SETTLED_FIELD}": text})
 
 
 def tap_state(client: EmulatorClient) -> dict[str, Any]:
@@ -149,7 +165,7 @@ class Options:
 
 
 def run_size(size: int, options: Options = Options(), *, say: Say = print) -> SizeResult:
-    ds = generate(size, seed=options.seed)
+    ds = generate(size, seed=options.seed, now=datetime.now(UTC) - DATA_AGE)
     result = SizeResult(size, {"events": ds.total, "by_type": ds.counts(), "kept_events": ds.kept_events,
                                "kept_threats": len(ds.kept_threats),
                                "window": f"{fmt(ds.window_start)}/{fmt(ds.window_end)}"})
@@ -173,7 +189,7 @@ def _ours(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Opti
         control_id = prepare_control(emulator, ds)
         profile = os.path.join(options.profile_dir, f"ours-{ds.size}.prof") if options.profile_dir else None
         say(f"[{ds.size:,}] ours: timed run ...")
-        run = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id,
+        run = run_worker(_job("ours", emulator, tap_url, now=run_now(ds), control_id=control_id,
                               profile=profile))
         report = run["report"]
         result.ours = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "soar_cpu_s": run["soar_cpu_s"],
@@ -190,7 +206,7 @@ def _ours(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Opti
         say(f"[{ds.size:,}] ours: replay of the same window ...")
         cases = SoarCases(resilient.get_client(emulator.opts))
         set_cursor(cases, control_id, _cursor_text(ds))
-        again = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id))
+        again = run_worker(_job("ours", emulator, tap_url, now=run_now(ds), control_id=control_id))
         after = tap_state(emulator.client)
         rep = again["report"]
         result.replay = {"wall_s": again["wall_s"], "soar_calls": again["soar_calls"],
@@ -210,7 +226,11 @@ def _check_first_run(ds: Dataset, result: SizeResult, report: dict, run: dict, s
     keys = set(state["by_key"])
     dup = {k: v for k, v in state["by_key"].items() if len(v) > 1}
     result.check("run: status completed", report["status"] == "completed", f"{report['status']} {report['error']}")
-    result.check("run: one window", report["windows_done"] == 1, f"{report['windows_done']} windows")
+    settle = report.get("passes", {}).get("settle", "")
+    start, end = (parse_tap_time(part) for part in (settle.partition("/")[::2]))
+    covered = start is not None and end is not None and start <= ds.window_start and end >= ds.window_end
+    result.check("run: the settle pass read the data set's window", covered,
+                 f"settle {settle or 'none'} vs {result.dataset['window']} ({report['windows_done']} windows)")
     result.check("run: events read == delivered + permitted with an active threat",
                  report["events_read"] == ds.kept_events, f"{report['events_read']} vs {ds.kept_events}")
     result.check("run: events kept == expected", report["kept"] == ds.kept_events,
@@ -239,7 +259,7 @@ def _memory(ds: Dataset, tap_url: str, result: SizeResult, say: Say, options: Op
     say(f"[{ds.size:,}] ours: memory run (tracemalloc on, fresh SOAR org) ...")
     with EmulatorProcess() as emulator:
         control_id = prepare_control(emulator, ds)
-        run = run_worker(_job("ours", emulator, tap_url, now=ds.now.isoformat(), control_id=control_id, trace=True))
+        run = run_worker(_job("ours", emulator, tap_url, now=run_now(ds), control_id=control_id, trace=True))
     report = run["report"]
     result.memory = {"tracemalloc_peak_mb": run["tracemalloc_peak_mb"], "max_rss_mb": run["max_rss_mb"],
                      "rss_before_mb": run["rss_before_mb"], "wall_s_traced": run["wall_s"],

@@ -42,7 +42,10 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         Path(self.app_config).write_text("[fn_pp_tap_functions]\n", encoding="utf-8")
-        args = ["--cert-dir", os.path.join(self._tmp.name, "certs"), "--log-level", "ERROR"]
+        admin_config = os.path.join(self._tmp.name, "admin.config")
+        # the app's key holds what App Host would give it; imports and checks use the administrator's key
+        args = ["--cert-dir", os.path.join(self._tmp.name, "certs"), "--log-level", "ERROR",
+                "--apikey-permissions", str(ROOT / "apikey_permissions.txt"), "--admin-config", admin_config]
         self.proc, base_url = start_emulator_process(self.app_config, extra_args=args)
         for stream in (self.proc.stdout, self.proc.stderr):  # drained, so a chatty emulator never blocks
             threading.Thread(target=_drain, args=(stream, self.output), daemon=True).start()
@@ -51,7 +54,8 @@ class EmulatorProcess:
                      "api_key_id": cfg["api_key_id"], "api_key_secret": cfg["api_key_secret"],
                      "cafile": cfg["cafile"]}
         org_id = int(self._probe(base_url, cfg))
-        self.client = EmulatorClient(base_url, org_id, cfg["api_key_id"], cfg["api_key_secret"], cfg["cafile"])
+        admin = read_app_config(admin_config)
+        self.client = EmulatorClient(base_url, org_id, admin["api_key_id"], admin["api_key_secret"], cfg["cafile"])
         export = json.loads(EXPORT.read_text(encoding="utf-8"))
         done = self.client.post("/configurations/imports", export)
         self.client.put(f"/configurations/imports/{done['id']}", dict(done, status="ACCEPTED"))

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threats = [{"id": tid(i), "identifiedAt": "now-1d", "name": f"https://t{i}.bad.example/", "type": "url",
                 "category": "phish", "status": "active", "severityScore": 500} for i in range(n)]
-    emulator = SoarEmulator()
+    emulator = SoarEmulator(app_permissions=str(Path(__file__).resolve().parents[1] / "apikey_permissions.txt"))
     with emulator, TapSimulator({"threats": threats}) as tap_sim:
         emulator.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
         setup = SoarCases(resilient.get_client(emulator.app_opts()))
@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                 if len(closing) != 1:
                     print(f"  CHECK FAILED: {len(closing)} close notes on a closed incident", flush=True)
                     ok = False
-        print("Per incident: one Threat API call per distinct threat, one query page per 500 incidents, and one "
-              "PATCH (plus one note) only for incidents that change.")
+        print("Per sweep: one Threat API call per distinct threat of the incidents that are due (never checked, or "
+              "last checked longer ago than their age, at most 24 h), one query page per 500 incidents, one PATCH "
+              "(plus one note) per incident that changes, and one bulk PATCH recording the check times.")
     return 0 if ok else 1
 
 

@@ -244,6 +244,12 @@ def build() -> dict:
                 for s in field_src.get("activity_fields", []) or []}
     fields.append(dict(INTERNAL_FIELD))
 
+    incident_types = [dict(INTERNAL_INCIDENT_TYPE)] + [{
+        "create_date": EXPORT_DATE, "description": " ".join(str(t.get("description", "")).split()),
+        "enabled": True, "export_key": t["name"], "hidden": False, "id": index + 1, "name": t["name"],
+        "parent_id": None, "system": False, "update_date": EXPORT_DATE, "uuid": uid("incident_type", t["name"]),
+    } for index, t in enumerate(app.get("incident_types", []) or [])]
+
     artifact_types = [{
         "default_scan_option": "unsupported", "desc": a.get("desc", ""), "enabled": True,
         "export_key": a["programmatic_name"], "file": False, "id": 0, "multi_aware": False, "name": a["name"],
@@ -357,7 +363,7 @@ def build() -> dict:
         "export_date": EXPORT_DATE, "export_format_version": 2, "export_type": None, "fields": fields,
         "functions": list(functions.values()), "geos": None, "groups": None, "id": 1,
         "inbound_destinations": [], "inbound_mailboxes": None, "incident_artifact_types": artifact_types,
-        "incident_types": [dict(INTERNAL_INCIDENT_TYPE)], "layouts": [], "locale": None,
+        "incident_types": incident_types, "layouts": [], "locale": None,
         "message_destinations": destinations, "notifications": None, "overrides": [], "phases": [],
         "playbooks": [], "regulators": None, "roles": [], "scripts": list(scripts.values()),
         "server_version": SERVER_VERSION, "tags": [], "task_order": [], "timeframes": None, "types": datatables,

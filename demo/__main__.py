@@ -12,14 +12,14 @@ import argparse
 import json
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
 import resilient
 
 from fn_pp_tap_functions.soar.cases import SoarCases
-from fn_pp_tap_functions.soar.control import ensure_control, utcnow
+from fn_pp_tap_functions.soar.control import SETTLED_FIELD, ensure_control, utcnow
 from sim.stack import APP, Stack
 
 CLICKED_THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
@@ -88,6 +88,12 @@ def ingest(stack: Stack, control: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
+def recipients_line(inc: dict) -> str:
+    """The description's recipients line, as text."""
+    text = text_of(inc["description"]["content"] if isinstance(inc["description"], dict) else inc["description"])
+    return next((line for line in text.splitlines() if line.startswith("- Recipients")), text[:200])
+
+
 def summary_line(inc: dict) -> str:
     props = inc["properties"]
     return (f"#{inc['id']} {inc['name'][:90]}\n    severity {inc.get('severity_code')}, owner "
@@ -119,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
         cases = SoarCases(resilient.get_client(stack.emulator.app_opts()))
         control = ensure_control(cases, now=utcnow())
-        say(f"Ingestion control incident #{control['id']} ready; running 'Proofpoint TAP: Ingest events'")
+        say(f"The app made the ingestion control incident #{control['id']} when it started (incident type "
+            f"{', '.join(control.get('incident_type_ids') or []) or 'none'}); running 'Proofpoint TAP: Ingest events'")
         result = ingest(stack, control)
         dropped = ", ".join(f"{k} {v}" for k, v in result["dropped"].items() if v) or "none"
         say(f"Ingestion read {result['events_read']} events in {result['windows_done']} windows "
@@ -161,21 +168,31 @@ def main(argv: list[str] | None = None) -> int:
             f"of evidence, {len(result.get('new_artifacts') or [])} new artifacts, report attached as "
             f"{', '.join(a.get('name', '?') for a in attachments) or '(none)'}; its note:",
             notes(stack, malware["id"])[-1] if run["status"] == "completed" else run.get("terminate_reason", ""))
-        say("TAP reports the same phish delivered to one more person; the next run adds it to the same incident")
+        say("TAP reports the same phish delivered to one more person, indexed 40 minutes late; the next settle "
+            "pass (an hour after the last one: the demo sets the settled cursor back that far) adds it to the "
+            "same incident")
+        before = stack.soar.get(f"/incidents/{target['id']}?handle_format=names")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         stack.tap.add_events([{"type": "messagesDelivered", "event": {
             "id": "demo-late-1", "GUID": "demo-guid-1", "QID": "demo-q1",
             "messageID": "<demo-1@invoice-portal.example>",
-            "messageTime": "now-6m", "sender": "ap-notify@invoice-portal.example", "senderIP": "203.0.113.41",
+            "messageTime": "now-40m", "sender": "ap-notify@invoice-portal.example", "senderIP": "203.0.113.41",
             "recipient": ["new.hire@northwind.example"], "toAddresses": ["new.hire@northwind.example"],
             "subject": "Remittance advice 8841 - payment released", "spamScore": 10, "phishScore": 100,
             "malwareScore": 0, "impostorScore": 0.0, "messageParts": [], "threatsInfoMap": [{
                 "threatID": CLICKED_THREAT, "threatStatus": "active", "classification": "phish",
                 "threatTime": "now-20h10m", "threatType": "url",
                 "threat": "https://docs-share.invoice-portal.example/v/8841-remit"}]}}])
+        settled = (datetime.now(UTC) - timedelta(minutes=95)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        cases.patch_incident(cases.get_incident(control["id"]), {f"properties.{SETTLED_FIELD}": settled})
         result = ingest(stack, control)
-        say(f"Second run: {result['created']} created, {result['updated']} updated (at {now})",
+        after = stack.soar.get(f"/incidents/{target['id']}?handle_format=names")
+        say(f"Second run: {result['created']} created, {result['updated']} updated (at {now}); its one change note:",
             notes(stack, target["id"])[-1])
+        say(f"#{target['id']}'s description followed the evidence (the app wrote it and nobody edited it, so it "
+            "re-renders it); its name too:",
+            f"before: {before['name']}\n  {recipients_line(before)}\n"
+            f"after:  {after['name']}\n  {recipients_line(after)}")
         fp = next(i for i in incidents if "m365-login" in i["name"])
         fp_threat = fp["properties"]["pp_tap_threat_ids"]
         say(f"Proofpoint now marks the threat of #{fp['id']} a false positive; the sweep runs "

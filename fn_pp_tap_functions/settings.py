@@ -18,13 +18,17 @@ from resilient_lib import RequestsCommon
 
 from fn_pp_tap_functions.errors import ConfigError, InputError
 from fn_pp_tap_functions.tap.client import TapClient
+from fn_pp_tap_functions.text import yes_no
 
 SECTION = "fn_pp_tap_functions"
 DEFAULT_BASE_URL = "https://tap-api-v2.proofpoint.com"
 PLACEHOLDERS = {"<tap-service-principal>", "<emea-service-principal>", ""}
 INHERITED = ("base_url", "verify", "timeout", "retries", "http_proxy", "https_proxy",
              "client_auth_cert", "client_auth_key", "ingest_max_windows_per_run", "ingest_overlap_minutes",
-             "ingest_lease_minutes", "siem_daily_budget", "incident_template_path")
+             "ingest_lease_minutes", "siem_daily_budget", "incident_template_path", "update_template_path",
+             "close_template_path", "ingest_settle_minutes", "ingest_fresh_pass", "ingest_rows_per_incident",
+             "run_log_quiet_hours", "soar_timeout_seconds", "sync_closed_days", "sync_recheck_hours",
+             "sync_min_recheck_minutes")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,41 @@ class IngestSettings:
     siem_daily_budget: int = 1500
     incident_template_path: str | None = None
     incident_template_text: str | None = field(default=None, repr=False)
+    settle_minutes: int = 60
+    """The settle pass runs once its span is this long: the bookkeeping lag (see services.passes)."""
+    fresh_pass: bool = True
+    """False: no fresh pass (one TAP read per event; new threats reach SOAR after overlap + settle)."""
+    rows_per_incident: int = 5
+    """Rows each incident gets in its events table, over all runs (every event is still counted)."""
+    quiet_summary_hours: int = 24
+    """Runs that changed nothing are counted on the control incident and summarised in one row this often."""
+    soar_timeout_seconds: int = 120
+    """Seconds to wait for one SOAR answer; the lease margin is three times it (at most a third of the lease)."""
+    update_template_path: str | None = None
+    update_template_text: str | None = field(default=None, repr=False)
+    close_template_path: str | None = None
+    close_template_text: str | None = field(default=None, repr=False)
+
+    def template_files(self) -> dict[str, tuple[str | None, str | None]]:
+        """kind -> (text, path) of the update and close template files (for ``read_inputs``)."""
+        return {"update": (self.update_template_text, self.update_template_path),
+                "close": (self.close_template_text, self.close_template_path)}
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """The false-positive sweep's limits: which incidents it re-checks with TAP's Threat API, and when.
+
+    An open incident is re-checked once its last check (``pp_tap_checked``: a SIEM event read or a Threat
+    API answer) is older than half its age since TAP last reported activity, at least ``min_recheck_minutes``
+    and at most ``recheck_hours`` (so every open incident is re-checked at least once that often); an
+    incident the app closed is re-checked the same way until ``closed_days`` after its close."""
+
+    closed_days: int = 30
+    recheck_hours: int = 24
+    min_recheck_minutes: int = 60
+    quiet_summary_hours: int = 24
+    soar_timeout_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -126,37 +165,74 @@ def load_settings(opts: Mapping[str, Any], profile: str | None = None) -> TapSet
     )
 
 
-def _read_template_file(path: str | None, section: str) -> str | None:
+def _read_template_file(path: str | None, section: str, setting: str = "incident_template_path") -> str | None:
     if not path:
         return None
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as err:
-        raise ConfigError(f"'incident_template_path' in [{section}] names {path!r}, which cannot be read "
+        raise ConfigError(f"'{setting}' in [{section}] names {path!r}, which cannot be read "
                           f"({err.strerror}): fix the path or remove the setting.") from None
+
+
+def _bool(value: Any, name: str, section: str, default: bool) -> bool:
+    if value is None:
+        return default
+    answer = yes_no(value)
+    if answer is None:
+        raise ConfigError(f"'{name}' in [{section}] must be true or false, not {value!r}.")
+    return answer
 
 
 def ingest_settings(opts: Mapping[str, Any], profile: str | None = None) -> IngestSettings:
     """Operational limits of ingestion (not the SOC's decisions, which come from the workflow)."""
     settings = load_settings(opts, profile)
     o, name = settings.options, settings.section
-    path = o.get("incident_template_path") or None
+    paths = {key: o.get(f"{key}_template_path") or None for key in ("incident", "update", "close")}
     return IngestSettings(
         max_windows_per_run=_int(o.get("ingest_max_windows_per_run"), "ingest_max_windows_per_run", name, 24, 1, 168),
         overlap_minutes=_int(o.get("ingest_overlap_minutes"), "ingest_overlap_minutes", name, 30, 0, 120),
         lease_minutes=_int(o.get("ingest_lease_minutes"), "ingest_lease_minutes", name, 15, 1, 240),
         siem_daily_budget=_int(o.get("siem_daily_budget"), "siem_daily_budget", name, 1500, 1, 1800),
-        incident_template_path=path,
-        incident_template_text=_read_template_file(path, name),
+        incident_template_path=paths["incident"],
+        incident_template_text=_read_template_file(paths["incident"], name),
+        settle_minutes=_int(o.get("ingest_settle_minutes"), "ingest_settle_minutes", name, 60, 0, 720),
+        fresh_pass=_bool(o.get("ingest_fresh_pass"), "ingest_fresh_pass", name, True),
+        rows_per_incident=_int(o.get("ingest_rows_per_incident"), "ingest_rows_per_incident", name, 5, 0, 500),
+        quiet_summary_hours=_int(o.get("run_log_quiet_hours"), "run_log_quiet_hours", name, 24, 1, 24 * 31),
+        soar_timeout_seconds=_int(o.get("soar_timeout_seconds"), "soar_timeout_seconds", name, 120, 5, 3600),
+        update_template_path=paths["update"],
+        update_template_text=_read_template_file(paths["update"], name, "update_template_path"),
+        close_template_path=paths["close"],
+        close_template_text=_read_template_file(paths["close"], name, "close_template_path"),
     )
 
 
-def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1) -> float:
-    """A scheduler interval (or delay) from [fn_pp_tap_functions]; 0 (or unset) means off."""
+def sweep_settings(opts: Mapping[str, Any], profile: str | None = None) -> SweepSettings:
+    """The sweep's limits from app.config (see :class:`SweepSettings`)."""
+    settings = load_settings(opts, profile)
+    o, name = settings.options, settings.section
+    return SweepSettings(
+        closed_days=_int(o.get("sync_closed_days"), "sync_closed_days", name, 30, 0, 3650),
+        recheck_hours=_int(o.get("sync_recheck_hours"), "sync_recheck_hours", name, 24, 1, 24 * 30),
+        min_recheck_minutes=_int(o.get("sync_min_recheck_minutes"), "sync_min_recheck_minutes", name, 60, 0,
+                                 24 * 60),
+        quiet_summary_hours=_int(o.get("run_log_quiet_hours"), "run_log_quiet_hours", name, 24, 1, 24 * 31),
+        soar_timeout_seconds=_int(o.get("soar_timeout_seconds"), "soar_timeout_seconds", name, 120, 5, 3600),
+    )
+
+
+DEFAULT_INTERVALS = {"ingest_interval_minutes": 5.0, "sync_interval_minutes": 60.0}
+"""The built-in scheduler's intervals when app.config does not set them: on, at what a SOC would keep (every
+run costs at least one SIEM call per quota pool; the sweep one Threat API call per open threat)."""
+
+
+def interval_minutes(opts: Mapping[str, Any], key: str, *, low: float = 0.1, default: float = 0.0) -> float:
+    """A scheduler interval (or delay) from [fn_pp_tap_functions]; 0 means off, unset means ``default``."""
     raw = (opts.get(SECTION) or {}).get(key)
     if raw in (None, ""):
-        return 0.0
+        return default
     try:
         minutes = float(str(raw).strip())
     except ValueError:
@@ -172,3 +248,9 @@ def tap_client(opts: Mapping[str, Any], profile: str | None = None) -> TapClient
     rc = RequestsCommon(opts=opts, function_opts=settings.options)
     return TapClient(settings.base_url, settings.principal, settings.secret, rc=rc,
                      timeout=settings.timeout, retries=settings.retries)
+
+
+def control_owner(opts: Mapping[str, Any]) -> str | None:
+    """``control_owner``: who owns the control incident the app creates (a user's e-mail or a group's name)."""
+    value = str((opts.get(SECTION) or {}).get("control_owner") or "").strip()
+    return value or None

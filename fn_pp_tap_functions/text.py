@@ -93,3 +93,16 @@ def clean_html(value: str, limit: int) -> str:
     text = _CONTROL.sub("", text)
     text = _FORMAT.sub(_visible, text)
     return truncate_html(text.strip(), limit)
+
+
+def yes_no(value: object) -> bool | None:
+    """A yes/no setting or input as SOAR, app.config and playbooks write it (True, "true", "yes", "on", "1" and
+    their opposites); ``None`` when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    return None

@@ -4,6 +4,10 @@ Used by the end-to-end tests and by `make demo`. The two stand-ins run in this p
 app runs as IBM ships it: `resilient-circuits customize`, `selftest` and `run` as subprocesses with
 their own app.config, APP_LOCK_FILE and HOME, talking HTTPS/STOMP-over-TLS to the emulator and HTTP to
 the simulator. Nothing here imports the app: the stack knows it only by its package name.
+
+Keys as on a real install: the app runs with its own API key, which holds exactly what the repository's
+``apikey_permissions.txt`` lists (as App Host grants it); customizations are imported with the
+administrator's key (``admin.config``), and ``soar`` is SOAR as a user or administrator sees it.
 """
 
 from __future__ import annotations
@@ -21,13 +25,18 @@ from sim.tap import TapSimulator
 
 APP = "fn_pp_tap_functions"
 DESTINATION = "fn_pp_tap_functions"
+QUIET = {"ingest_interval_minutes": "0", "sync_interval_minutes": "0"}
+"""The stack's runtimes run no built-in scheduler unless ``app_settings`` asks for one: the tests and the demo run
+the rules themselves (a new install has it on: tests/e2e/test_install.py)."""
+PERMISSIONS = str(Path(__file__).resolve().parents[1] / "apikey_permissions.txt")
+"""The app's API-key permissions, granted to its key as App Host grants them."""
 
 
 class Stack:
     """Start with `start()` (or as a context manager); `soar` is an EmulatorClient, `tap` the simulator."""
 
     def __init__(self, workdir: str | None = None, *, scenario: Any = None, app_settings: str = "",
-                 tap_kwargs: dict | None = None, instances: int = 1) -> None:
+                 tap_kwargs: dict | None = None, instances: int = 1, app_permissions: str = PERMISSIONS) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir:
             self.workdir = Path(workdir)
@@ -39,19 +48,22 @@ class Stack:
         self.app_settings = app_settings
         self.tap_kwargs = tap_kwargs or {}
         self.instances = instances
+        self.app_permissions = app_permissions
         self.emulator: SoarEmulator | None = None
         self.tap: TapSimulator | None = None
         self.runtimes: list[subprocess.Popen] = []
         self.app_config = str(self.workdir / "app.config")
+        self.admin_config = str(self.workdir / "admin.config")
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
     def start(self, *, run: bool = True) -> Stack:
-        self.emulator = SoarEmulator()
+        self.emulator = SoarEmulator(app_permissions=self.app_permissions)
         self.emulator.start()
         self.tap = TapSimulator(self.scenario, **self.tap_kwargs)
         self.tap.start()
         self.emulator.write_app_config(self.app_config, self.app_section())
+        self.emulator.write_app_config(self.admin_config, self.app_section(), admin=True)
         self.customize()
         if run:
             self.start_runtimes()
@@ -59,24 +71,38 @@ class Stack:
 
     def app_section(self) -> str:
         assert self.tap is not None, "start() the stack first"
+        given = {line.partition("=")[0].strip() for line in self.app_settings.splitlines() if "=" in line}
+        quiet = "".join(f"{key} = {value}\n" for key, value in QUIET.items() if key not in given)
         return (f"[{APP}]\nbase_url = {self.tap.base_url}\nprincipal = sim-principal\nsecret = sim-secret\n"
                 f"timeout = 10\nretries = 1\n"
                 f"dashboard_url = https://threatinsight.proofpoint.com/5e1a3c42-0000-4000-8000-00000000c0de\n"
-                f"{self.app_settings}\n")
+                f"{quiet}{self.app_settings}\n")
 
-    def command(self, *args: str, timeout: float = 180, name: str = "cmd") -> subprocess.CompletedProcess:
-        """Run one `resilient-circuits` sub-command to completion with this stack's app.config."""
+    def command(self, *args: str, timeout: float = 180, name: str = "cmd",
+                admin: bool = False) -> subprocess.CompletedProcess:
+        """Run one `resilient-circuits` sub-command to completion with this stack's app.config (the app's
+        API key; ``admin``: the administrator's)."""
         workdir = self.workdir / name
         (workdir / "logs").mkdir(parents=True, exist_ok=True)
         binary = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "resilient-circuits")
-        return subprocess.run([binary, *args], env=runtime_env(self.app_config, str(workdir)), cwd=workdir,
+        config = self.admin_config if admin else self.app_config
+        return subprocess.run([binary, *args], env=runtime_env(config, str(workdir)), cwd=workdir,
                               capture_output=True, text=True, timeout=timeout)
 
     def customize(self) -> None:
-        result = self.command("customize", "-y", "-l", APP, name="customize")
+        """Import the app's customizations as an administrator does for an integration server:
+        `resilient-circuits customize` with the administrator's key (the app's own key may not import),
+        then give the app's key access to its message destination in SOAR's settings (customize adds the
+        key it ran with, the administrator's). On App Host the platform does both at install."""
+        result = self.command("customize", "-y", "-l", APP, name="customize", admin=True)
         if result.returncode != 0:
             raise RuntimeError(f"resilient-circuits customize failed ({result.returncode}):\n"
                                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        soar = self.soar
+        handle = self.app_soar.get("/rest/session")["api_key_handle"]
+        dest = soar.get(f"/message_destinations/{DESTINATION}")
+        if handle not in dest["api_keys"]:
+            soar.put(f"/message_destinations/{dest['id']}", dict(dest, api_keys=[*dest["api_keys"], handle]))
 
     def start_runtimes(self, count: int | None = None, timeout: float = 90) -> None:
         for _index in range(count or self.instances):
@@ -109,8 +135,15 @@ class Stack:
 
     @property
     def soar(self) -> EmulatorClient:
+        """SOAR as a user or administrator sees it (the administrator's key)."""
         assert self.emulator is not None, "start() the stack first"
         return self.emulator.client()
+
+    @property
+    def app_soar(self) -> EmulatorClient:
+        """SOAR as the app sees it (the app's key and permissions)."""
+        assert self.emulator is not None, "start() the stack first"
+        return self.emulator.app_client()
 
     def runtime_log(self, index: int = 0) -> str:
         path = self.workdir / f"runtime{index}" / "runtime.log"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from customize import build
+from fn_pp_tap_functions import fields as F
+from fn_pp_tap_functions.investigation import forensics
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "fn_pp_tap_functions" / "util" / "data" / "export.res"
@@ -27,6 +30,16 @@ def export() -> dict:
 
 def test_committed_export_matches_sources():
     assert EXPORT.read_text(encoding="utf-8") == build.render(build.build()), "run `make export`"
+
+
+@pytest.mark.parametrize(("table", "columns"), [
+    (F.EVENTS_TABLE, F.EVENT_COLUMNS), (forensics.TABLE, forensics.COLUMNS),
+], ids=["events", "forensics"])
+def test_data_tables_have_the_columns_the_code_writes(export, table, columns):
+    """The columns (names, input types, order) the code fills are the exported table's, and nothing else."""
+    (found,) = [t for t in export["types"] if t["type_name"] == table]
+    exported = sorted(found["fields"].values(), key=lambda f: f["order"])
+    assert [(f["name"], f["input_type"]) for f in exported] == list(columns.items())
 
 
 def test_build_is_deterministic():
@@ -81,6 +94,17 @@ def test_rules_reference_known_workflows_and_artifact_types(export):
     assert {"Proofpoint TAP Threat ID", "Proofpoint TAP Campaign ID"} <= own_types
 
 
+def test_the_control_incident_type_and_the_tab_contents_are_in_the_export(export):
+    from fn_pp_tap_functions.soar.control import CONTROL_TYPE
+    from fn_pp_tap_functions.soar.layout import TAB_FIELDS, TAB_TABLES
+
+    types = {t["name"]: t for t in export["incident_types"]}
+    assert types[CONTROL_TYPE]["enabled"] and not types[CONTROL_TYPE]["hidden"]
+    incident_fields = {f["name"] for f in export["fields"] if f["export_key"].startswith("incident/")}
+    assert set(TAB_FIELDS) <= incident_fields
+    assert set(TAB_TABLES) <= {t["type_name"] for t in export["types"]}
+
+
 def test_build_refuses_a_rule_naming_a_missing_workflow(monkeypatch):
     real = build.load_yaml
 
@@ -126,3 +150,15 @@ def test_sdk_validate_reports_no_critical_issue(tmp_path):
     report = (ROOT / "dist" / "validate_report.md").read_text(encoding="utf-8")
     assert "CRITICAL" not in result.stdout, result.stdout[-4000:]
     assert "CRITICAL" not in report
+
+
+def test_readme_permission_table_equals_apikey_permissions() -> None:
+    """The README's table is what an integration-server admin grants: it must name exactly the file's permissions."""
+    root = Path(__file__).resolve().parents[1]
+    granted = {line.strip() for line in (root / "apikey_permissions.txt").read_text("utf-8").splitlines()
+               if line.strip() and not line.lstrip().startswith("#")}
+    readme = (root / "README.md").read_text("utf-8")
+    section = readme.split("### API key permissions", 1)[1].split("\n### ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+    assert listed == granted

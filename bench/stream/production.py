@@ -66,13 +66,16 @@ def workflow_inputs(workflow: str, control_id: int) -> dict[str, Any]:
     return dict(outcome.inputs)
 
 
-def app_options(tap_base_url: str, principal: str, secret: str) -> dict[str, dict[str, Any]]:
-    """app.config as ``resilient-circuits config`` writes it for this app, pointed at the TAP simulator."""
+def app_options(tap_base_url: str, principal: str, secret: str,
+                overrides: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """app.config as ``resilient-circuits config`` writes it for this app, pointed at the TAP simulator
+    (``overrides``: settings a SOC changed, e.g. ``ingest_fresh_pass = false``; none by default)."""
     from fn_pp_tap_functions.util.config import config_section_data
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(config_section_data())
     section = dict(parser[SECTION])
+    section.update(overrides or {})
     section.update(base_url=tap_base_url, principal=principal, secret=secret)
     return {SECTION: section}
 
@@ -135,10 +138,11 @@ class App:
         profile = inputs.get("pp_tap_profile") or None
         settings = ingest_settings(self.opts, profile)
         request = read_inputs(inputs, template_file_text=settings.incident_template_text,
-                              template_file_path=settings.incident_template_path)
+                              template_file_path=settings.incident_template_path,
+                              template_files=settings.template_files())
         close_policy = read_close_policy(inputs)
         tap = self._tap(profile)
-        cases = SoarCases(self.client)
+        cases = SoarCases(self.client, timeout=settings.soar_timeout_seconds)
         report = run_ingestion(cases, tap, request, settings, control_id=inputs.get("pp_tap_incident_id"),
                                now=self.clock, progress=lambda _text: None, close_policy=close_policy)
         return report.to_dict(), cases.calls, dict(tap.calls)
@@ -148,12 +152,17 @@ class App:
         from fn_pp_tap_functions.closing import read_close_policy
         from fn_pp_tap_functions.function_support import plain_inputs
         from fn_pp_tap_functions.services.closing import sync_threat_status
+        from fn_pp_tap_functions.services.retext import Retext
+        from fn_pp_tap_functions.settings import ingest_settings, sweep_settings
         from fn_pp_tap_functions.soar.cases import SoarCases
 
         inputs = plain_inputs(self.sync_inputs)
+        profile = inputs.get("pp_tap_profile")
         policy = read_close_policy(inputs)
-        cases = SoarCases(self.client)
-        tap = self._tap(inputs.get("pp_tap_profile"))
+        settings = sweep_settings(self.opts, profile)
+        retext = Retext.from_inputs(inputs, ingest_settings(self.opts, profile))
+        cases = SoarCases(self.client, timeout=settings.soar_timeout_seconds)
+        tap = self._tap(profile)
         report = sync_threat_status(cases, tap, policy, control_id=inputs.get("pp_tap_incident_id"),
-                                    now=self.clock, progress=lambda _text: None)
+                                    now=self.clock, progress=lambda _text: None, settings=settings, retext=retext)
         return report.to_dict(), cases.calls, dict(tap.calls)

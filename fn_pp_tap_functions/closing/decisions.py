@@ -23,7 +23,7 @@ from fn_pp_tap_functions.fields import (
     THREAT_IDS,
     THREAT_STATUS,
 )
-from fn_pp_tap_functions.tap.timestamps import format_tap_time
+from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,27 @@ class ThreatCheck:
     changed_at: datetime | None = None  # when TAP reported the status, if known (SIEM threatTime)
 
 
+PENDING_NOTE = "pending:"
+"""``pp_tap_fp_noted`` while the close note is being written: the close PATCH (or the claim of a later
+sweep) sets it, the note follows, then a second PATCH records the note as written. A note whose POST failed
+is finished by a later sweep, which first checks the incident's notes, so it is written exactly once."""
+STALE_CLAIM_S = 600
+
+
 @dataclass
 class Decision:
+    """``changes`` (with ``expected`` old values) in one PATCH; then, only if that PATCH won, ``notes``
+    (``check_notes``: skip one the incident already has), then ``after`` in a second PATCH. ``close`` says
+    why and how for the close template (statuses, resolution, reason)."""
+
     action: str  # close | reopen | update | none | leave_closed
     reason: str
     changes: dict[str, Any] = field(default_factory=dict)
     expected: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    after: dict[str, Any] = field(default_factory=dict)
+    check_notes: bool = False
+    close: dict[str, Any] | None = None
 
 
 def threat_ids_of(incident: Mapping[str, Any]) -> list[str]:
@@ -129,11 +143,12 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
                                                                "it stays closed (policy: note)."))
             return Decision("update", "a threat is active again; the incident stays closed (policy: note)",
                             changes, expected, notes)
-        if props.get(CLOSED_BY_APP) and not props.get(CLOSE_NOTED) and policy.notes:
-            # the close note failed last time: finish it now
-            change(CLOSE_NOTED, format_tap_time(now))
+        if props.get(CLOSED_BY_APP) and policy.notes and _unfinished(str(props.get(CLOSE_NOTED) or ""), now):
+            # the close note was not written last time (or its writer stopped): claim it, check, write it
+            change(CLOSE_NOTED, PENDING_NOTE + format_tap_time(now))
             notes.append(_note("incident closed: threat status changed", _evidence_lines(mine, now)))
-            return Decision("update", "finishing the close note of an earlier run", changes, expected, notes)
+            return Decision("update", "finishing the close note of an earlier run", changes, expected, notes,
+                            after={f"properties.{CLOSE_NOTED}": format_tap_time(now)}, check_notes=True)
         return Decision("leave_closed", "the incident is closed; nothing changed in TAP", changes, expected, notes)
 
     closing = [c for c in known if c.status in policy.close_statuses]
@@ -146,17 +161,21 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
         lines = _evidence_lines(mine, now)
         summary = "Proofpoint TAP changed its verdict: " + "; ".join(lines)
         changes.update({"plan_status": "C", "resolution_id": policy.resolution,
-                        "resolution_summary": {"format": "text", "content": summary[:4000]}})
+                        "resolution_summary": summary[:4000]})  # a string, as IBM's close templates send it
         expected["plan_status"] = incident.get("plan_status")
         change(THREAT_STATUS, status_text)
         change(CLOSED_BY_APP, format_tap_time(now))
+        after: dict[str, Any] = {}
         if policy.notes:
-            change(CLOSE_NOTED, format_tap_time(now))
+            change(CLOSE_NOTED, PENDING_NOTE + format_tap_time(now))
+            after[f"properties.{CLOSE_NOTED}"] = format_tap_time(now)
             notes.append(_note("incident closed: threat status changed", lines,
                                f"Closed by the Proofpoint TAP app as '{policy.resolution}' (policy: close when "
                                f"{policy.match} threats are {' or '.join(sorted(policy.close_statuses))})."))
-        return Decision("close", f"{'every' if policy.match == 'all' else 'a'} threat is "
-                                 f"{' or '.join(sorted(policy.close_statuses))}", changes, expected, notes)
+        reason = f"{'every' if policy.match == 'all' else 'a'} threat is {' or '.join(sorted(policy.close_statuses))}"
+        return Decision("close", reason, changes, expected, notes, after=after,
+                        close={"statuses": tuple(statuses), "status": status_text, "resolution": policy.resolution,
+                               "reason": reason, "when": format_tap_time(now)})
 
     reasons = []
     not_closing = [c for c in known if c.status not in policy.close_statuses]
@@ -174,6 +193,16 @@ def decide(incident: Mapping[str, Any], checks: Mapping[str, ThreatCheck], polic
                                f"Was {old}. The incident stays open: " + "; ".join(reasons) + "."))
     reason = "stays open: " + ("; ".join(reasons) or "no threat has a closing status")
     return Decision("update" if changes else "none", reason, changes, expected, notes)
+
+
+def _unfinished(noted: str, now: datetime) -> bool:
+    """No close note recorded, or a claim on it that its writer did not finish within STALE_CLAIM_S."""
+    if not noted:
+        return True
+    if not noted.startswith(PENDING_NOTE):
+        return False
+    claimed = parse_tap_time(noted[len(PENDING_NOTE):])
+    return claimed is None or (now - claimed).total_seconds() >= STALE_CLAIM_S
 
 
 def campaign_decision(incident: Mapping[str, Any], campaign_of: Mapping[str, str], *, notes_on: bool = True

@@ -5,7 +5,8 @@ from resilient_circuits import AppFunctionComponent, FunctionResult, app_functio
 from fn_pp_tap_functions.closing import read_close_policy
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
 from fn_pp_tap_functions.services.closing import close_campaign
-from fn_pp_tap_functions.settings import tap_client
+from fn_pp_tap_functions.services.retext import Retext
+from fn_pp_tap_functions.settings import ingest_settings, tap_client
 from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_close_campaign"
@@ -22,10 +23,11 @@ class FunctionComponent(AppFunctionComponent):
         inputs = plain_inputs(fn_inputs)
         with reported_errors():
             policy = read_close_policy(inputs)
+            retext = Retext.from_inputs(inputs, ingest_settings(self.opts, inputs.get("pp_tap_profile")))
             campaign_id = inputs.get("pp_tap_campaign_id")
             yield self.status_message(f"Checking the open incidents of campaign {campaign_id}")
             result = close_campaign(SoarCases(self.rest_client()), tap_client(self.opts, inputs.get("pp_tap_profile")),
-                                    campaign_id, policy)
+                                    campaign_id, policy, retext=retext)
         yield self.status_message(f"Campaign {result['campaign_id']}: {result['closed']} of {result['incidents']} "
                                   "open incidents closed")
         yield FunctionResult(result)

@@ -5,7 +5,8 @@ from resilient_circuits import AppFunctionComponent, FunctionResult, app_functio
 from fn_pp_tap_functions.closing import read_close_policy
 from fn_pp_tap_functions.function_support import PACKAGE_NAME, plain_inputs, reported_errors
 from fn_pp_tap_functions.services.closing import check_incident
-from fn_pp_tap_functions.settings import tap_client
+from fn_pp_tap_functions.services.retext import Retext
+from fn_pp_tap_functions.settings import ingest_settings, tap_client
 from fn_pp_tap_functions.soar.cases import SoarCases
 
 FN_NAME = "pp_tap_close_if_false_positive"
@@ -22,9 +23,10 @@ class FunctionComponent(AppFunctionComponent):
         inputs = plain_inputs(fn_inputs)
         with reported_errors():
             policy = read_close_policy(inputs)
+            retext = Retext.from_inputs(inputs, ingest_settings(self.opts, inputs.get("pp_tap_profile")))
             incident_id = inputs.get("pp_tap_incident_id")
             yield self.status_message(f"Checking the threats of incident {incident_id} with Proofpoint TAP")
             result = check_incident(SoarCases(self.rest_client()), tap_client(self.opts, inputs.get("pp_tap_profile")),
-                                    incident_id, policy)
+                                    incident_id, policy, retext=retext)
         yield self.status_message(f"Incident {result['incident_id']}: {result['action']} ({result['reason']})")
         yield FunctionResult(result)

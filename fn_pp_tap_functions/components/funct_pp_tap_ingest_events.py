@@ -25,10 +25,11 @@ class FunctionComponent(AppFunctionComponent):
         with reported_errors():
             settings = ingest_settings(self.opts, profile)
             request = read_inputs(inputs, template_file_text=settings.incident_template_text,
-                                  template_file_path=settings.incident_template_path)
+                                  template_file_path=settings.incident_template_path,
+                                  template_files=settings.template_files())
             close_policy = read_close_policy(inputs)
             tap = tap_client(self.opts, profile)
-            cases = SoarCases(self.rest_client())
+            cases = SoarCases(self.rest_client(), timeout=settings.soar_timeout_seconds)
             control_id = inputs.get("pp_tap_incident_id")
 
             def work(progress):

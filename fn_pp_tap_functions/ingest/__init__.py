@@ -9,21 +9,25 @@ ingestion service (:mod:`fn_pp_tap_functions.services.ingestion`) runs::
         events += client.siem(call.endpoint, window, **request.policy.siem_filters()).events()
     selection = select_events(events, request.policy)      # kept events + drop counts per rule
     for key, group in group_events(selection.kept, request.policy).items():
-        draft = apply_owner_rules(request.template.render(group), request.owner_rules, group)
-        snapshot = <find incident by pp_tap_group_key>     # None -> plan_create(group, draft)
+        render = lambda g, merged: apply_owner_rules(request.template.render(g, merged=merged), rules, g)
+        snapshot = IncidentSnapshot.of(<incident found by pp_tap_group_key>)  # None -> plan_create(group, render)
         action = decide_closed(request.policy, snapshot, group)  # UPDATE / SKIP / NEW / REOPEN / NOTE
-        update = plan_update(snapshot, group, draft, closed_policy=request.policy.closed_policy)
+        update = plan_update(snapshot, group, render, request.updates.render_text, closed_policy=...)
 
 Modules, each importing only those before it: :mod:`.errors`, :mod:`.policy` (the criteria),
 :mod:`.filtering`, :mod:`.grouping`, :mod:`.samples` (groups to check templates with), :mod:`.templates`,
-:mod:`.owners`, :mod:`.inputs` (workflow inputs -> policy, template, owner rules), :mod:`.plan`. SOAR names
+:mod:`.ledger` (what an incident recorded), :mod:`.state` (its evidence across runs), :mod:`.notes` (the
+change note, analyst edits), :mod:`.owners`, :mod:`.inputs` (workflow inputs -> policy, templates, owner
+rules), :mod:`.plan`. SOAR names
 are in :mod:`fn_pp_tap_functions.fields`, the inert-text policy in :mod:`fn_pp_tap_functions.text`.
 """
 
 from fn_pp_tap_functions.ingest.errors import TemplateError
 from fn_pp_tap_functions.ingest.filtering import DROP_REASONS, KeptEvent, Selection, select_events
 from fn_pp_tap_functions.ingest.grouping import Attachment, EventRow, GroupEvidence, group_events
-from fn_pp_tap_functions.ingest.inputs import IngestInputs, choose_template, read_inputs, read_policy
+from fn_pp_tap_functions.ingest.inputs import IngestInputs, check_templates, choose_template, read_inputs, read_policy
+from fn_pp_tap_functions.ingest.ledger import Ledger
+from fn_pp_tap_functions.ingest.notes import text_digest
 from fn_pp_tap_functions.ingest.owners import OwnerRule, OwnerRules, apply_owner_rules
 from fn_pp_tap_functions.ingest.plan import (
     ClosedAction,
@@ -38,6 +42,7 @@ from fn_pp_tap_functions.ingest.plan import (
     plan_update,
 )
 from fn_pp_tap_functions.ingest.policy import ClosedPolicy, GroupBy, IngestPolicy, ScoreMinimum, SiemCall
+from fn_pp_tap_functions.ingest.state import IncidentState, context_of, merged_context
 from fn_pp_tap_functions.ingest.templates import ArtifactDraft, IncidentDraft, IncidentTemplate
 
 __all__ = [
@@ -55,8 +60,10 @@ __all__ = [
     "IncidentTemplate",
     "IncidentUpdate",
     "IngestInputs",
+    "IncidentState",
     "IngestPolicy",
     "KeptEvent",
+    "Ledger",
     "OwnerRule",
     "OwnerRules",
     "ScoreMinimum",
@@ -66,13 +73,17 @@ __all__ = [
     "apply_create",
     "apply_owner_rules",
     "apply_update",
+    "check_templates",
     "choose_template",
+    "context_of",
     "decide_closed",
     "group_events",
+    "merged_context",
     "new_event_keys",
     "plan_create",
     "plan_update",
     "read_inputs",
     "read_policy",
     "select_events",
+    "text_digest",
 ]

@@ -15,9 +15,9 @@ Ids that are not plain ``[A-Za-z0-9_-]`` (at most 128) are replaced by ``h<sha25
 always short, ASCII and safe in a SOAR query; a threat without an id is keyed by a hash of its value.
 
 :class:`GroupEvidence` is plain, frozen data; templates see it through :meth:`GroupEvidence.to_context`.
-Rows for the events data table are capped per run (:data:`ROW_CAP_PER_RUN`, clicks first, then
-delivered, then blocked, earliest first); ``rows_omitted`` counts the rest, which are still counted
-(:mod:`.plan` records them in the incident's ledger).
+``rows`` holds a row for every event of the group, in the order they are given room in the incident's
+events table (clicks first, then delivered, then blocked, earliest first): :mod:`.plan` writes rows up to
+the incident's row cap (a setting) and records every event in the incident's ledger, row or not.
 """
 
 from __future__ import annotations
@@ -28,22 +28,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.ingest.filtering import KeptEvent, sender_addresses
 from fn_pp_tap_functions.ingest.policy import GroupBy, IngestPolicy
+from fn_pp_tap_functions.ingest.rows import EventRow as EventRow  # re-exported: rows are part of a group
+from fn_pp_tap_functions.ingest.rows import ctx, event_row, same_hash
 from fn_pp_tap_functions.tap.events import MessagePart, ThreatInfo
 from fn_pp_tap_functions.tap.timestamps import epoch_ms, iso_or_none
 from fn_pp_tap_functions.tap.vocab import EventType, ThreatStatus, ThreatType
-from fn_pp_tap_functions.text import line as clean_line
 
-ROW_CAP_PER_RUN = 5
-"""Each table row is one SOAR REST call: a few rows per group per run keep the calls proportional to the
-number of groups, not of events (the rest are counted in the incident's fields and ledger; later runs add
-more rows, up to the per-incident cap)."""
+CONTEXT_ROWS = 20
+"""Rows a template sees in ``group.rows`` (the table itself is filled by :mod:`.plan`)."""
 MAX_SUBJECTS = 10
-CONTEXT_STRING_LIMIT = 8192
-"""Longest string a template sees (a 100 KB subject is cut before rendering, not after)."""
-CELL_LIMIT = 1000
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ROW_PRIORITY = {
@@ -52,7 +47,6 @@ _ROW_PRIORITY = {
     EventType.MESSAGES_DELIVERED.value: 2,
     EventType.MESSAGES_BLOCKED.value: 3,
 }
-_CLICK_TYPES = frozenset({EventType.CLICKS_PERMITTED.value, EventType.CLICKS_BLOCKED.value})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -91,63 +85,7 @@ def group_keys(item: KeptEvent, group_by: GroupBy) -> dict[str, tuple[ThreatInfo
     return {k: tuple(v) for k, v in out.items()}
 
 
-# ------------------------------------------------------------------------------------------------ rows
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One row of the ``pp_tap_events`` data table: one event as evidence for one group."""
-
-    event_key: str
-    event_time: datetime | None
-    event_type: str
-    recipients: tuple[str, ...]
-    sender: str | None
-    subject: str | None
-    threat_ids: tuple[str, ...]
-    classifications: tuple[str, ...]
-    statuses: tuple[str, ...]
-    url_or_file: tuple[str, ...]
-    click_ip: str | None
-    message_id: str | None
-
-    @property
-    def is_click(self) -> bool:
-        return self.event_type in _CLICK_TYPES
-
-    def cells(self) -> dict[str, object]:
-        """Column name -> value for SOAR (dates in epoch ms, text made inert and cut to 1,000 characters)."""
-        return {
-            F.COL_EVENT_KEY: self.event_key,
-            F.COL_EVENT_TIME: epoch_ms(self.event_time),
-            F.COL_EVENT_TYPE: self.event_type,
-            F.COL_RECIPIENT: clean_line(", ".join(self.recipients), CELL_LIMIT),
-            F.COL_SENDER: clean_line(self.sender, CELL_LIMIT),
-            F.COL_SUBJECT: clean_line(self.subject, CELL_LIMIT),
-            F.COL_THREAT_ID: clean_line(", ".join(self.threat_ids), CELL_LIMIT),
-            F.COL_CLASSIFICATION: clean_line(", ".join(self.classifications), CELL_LIMIT),
-            F.COL_THREAT_STATUS: clean_line(", ".join(self.statuses), CELL_LIMIT),
-            F.COL_URL_OR_FILE: clean_line(", ".join(self.url_or_file), CELL_LIMIT),
-            F.COL_CLICK_IP: clean_line(self.click_ip, CELL_LIMIT),
-            F.COL_MESSAGE_ID: clean_line(self.message_id, CELL_LIMIT),
-        }
-
-    def to_context(self) -> dict[str, object]:
-        return {
-            "event_key": self.event_key,
-            "time": iso_or_none(self.event_time),
-            "time_ms": epoch_ms(self.event_time),
-            "event_type": self.event_type,
-            "recipients": _ctx(self.recipients),
-            "sender": _ctx(self.sender),
-            "subject": _ctx(self.subject),
-            "threat_ids": _ctx(self.threat_ids),
-            "classifications": self.classifications,
-            "statuses": self.statuses,
-            "url_or_file": _ctx(self.url_or_file),
-            "click_ip": _ctx(self.click_ip),
-            "message_id": _ctx(self.message_id),
-        }
+# -------------------------------------------------------------------------------------------- evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,49 +95,6 @@ class Attachment:
     filename: str | None
     md5: str | None
     sha256: str | None
-
-
-def _row(item: KeptEvent, threats: tuple[ThreatInfo, ...]) -> EventRow:
-    event = item.event
-    url_or_file: list[str] = []
-    if event.is_click and event.url:
-        url_or_file.append(event.url)
-    for threat in threats:
-        if threat.threat_type == ThreatType.ATTACHMENT.value:
-            names = [p.filename for p in event.message_parts if p.filename and _same_hash(p.sha256, threat.threat)]
-            url_or_file.extend(names or ([threat.threat] if threat.threat else []))
-        elif threat.threat and not event.is_click:
-            url_or_file.append(threat.threat)
-    return EventRow(
-        event_key=event.key,
-        event_time=event.time,
-        event_type=event.event_type,
-        recipients=item.recipients,
-        sender=event.sender or (event.from_addresses[0] if event.from_addresses else None),
-        subject=event.subject,
-        threat_ids=tuple(dict.fromkeys(t.threat_id for t in threats if t.threat_id)),
-        classifications=tuple(sorted({t.classification for t in threats if t.classification})),
-        statuses=tuple(sorted({t.status or ThreatStatus.ACTIVE.value for t in threats})),
-        url_or_file=tuple(dict.fromkeys(url_or_file)),
-        click_ip=event.click_ip,
-        message_id=event.message_id,
-    )
-
-
-def _same_hash(a: str | None, b: str | None) -> bool:
-    return bool(a and b and a.strip().lower() == b.strip().lower())
-
-
-def _ctx(value: object) -> object:
-    """Cap strings a template sees; tuples stay tuples."""
-    if isinstance(value, str):
-        return value if len(value) <= CONTEXT_STRING_LIMIT else value[: CONTEXT_STRING_LIMIT - 1] + "\u2026"
-    if isinstance(value, tuple | list):
-        return tuple(_ctx(v) for v in value)
-    return value
-
-
-# -------------------------------------------------------------------------------------------- evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +109,11 @@ class GroupMember:
 class GroupEvidence:
     """Everything an incident needs about one group, from one run's kept events.
 
-    Sets are sorted tuples (addresses lower-case). ``statuses`` are the LATEST status of each threat
-    (by the time TAP created the event); ``first_seen`` is the earliest message/click time, ``last_seen``
-    the latest time TAP reported activity (event or threat time). ``max_scores`` are over message events.
+    Sets are sorted tuples (addresses lower-case); ``subjects``, ``header_froms`` (From headers with display
+    names) and ``reply_tos`` (Reply-To headers, or their addresses) keep the order seen, at most 10 each.
+    ``statuses`` are the LATEST status of each threat (by the time TAP created the event); ``first_seen`` is
+    the earliest message/click time, ``last_seen`` the latest time TAP reported activity (event or threat
+    time). ``max_scores`` are over message events.
     """
 
     key: str
@@ -247,6 +144,8 @@ class GroupEvidence:
     rows: tuple[EventRow, ...]
     rows_omitted: int
     first_click: EventRow | None
+    header_froms: tuple[str, ...] = ()
+    reply_tos: tuple[str, ...] = ()
     members: tuple[GroupMember, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -295,22 +194,24 @@ class GroupEvidence:
             "threat_types": self.threat_types,
             "threat_type": "/".join(self.threat_types) or "unknown",
             "event_types": self.event_types,
-            "recipients": _ctx(self.recipients),
+            "recipients": ctx(self.recipients),
             "recipients_count": len(self.recipients),
-            "senders": _ctx(self.senders),
-            "sender_ips": _ctx(self.sender_ips),
-            "click_ips": _ctx(self.click_ips),
-            "subjects": _ctx(self.subjects),
-            "message_ids": _ctx(self.message_ids),
-            "guids": _ctx(self.guids),
-            "urls": _ctx(self.urls),
+            "senders": ctx(self.senders),
+            "sender_ips": ctx(self.sender_ips),
+            "click_ips": ctx(self.click_ips),
+            "subjects": ctx(self.subjects),
+            "header_froms": ctx(self.header_froms),
+            "reply_tos": ctx(self.reply_tos),
+            "message_ids": ctx(self.message_ids),
+            "guids": ctx(self.guids),
+            "urls": ctx(self.urls),
             "attachments": tuple(
-                {"filename": _ctx(a.filename), "md5": a.md5, "sha256": a.sha256} for a in self.attachments
+                {"filename": ctx(a.filename), "md5": a.md5, "sha256": a.sha256} for a in self.attachments
             ),
             "md5s": self.md5s,
             "sha256s": self.sha256s,
-            "filenames": _ctx(self.filenames),
-            "threat_values": _ctx(self.threat_values),
+            "filenames": ctx(self.filenames),
+            "threat_values": ctx(self.threat_values),
             "dashboard_links": self.dashboard_links,
             "dashboard_url": self.dashboard_links[0] if self.dashboard_links else None,
             "first_seen": iso_or_none(self.first_seen),
@@ -324,7 +225,7 @@ class GroupEvidence:
             "blocked_count": counts[EventType.MESSAGES_BLOCKED.value],
             "permitted_click_count": counts[EventType.CLICKS_PERMITTED.value],
             "blocked_click_count": counts[EventType.CLICKS_BLOCKED.value],
-            "rows": tuple(r.to_context() for r in self.rows),
+            "rows": tuple(r.to_context() for r in self.rows[:CONTEXT_ROWS]),
             "rows_omitted": self.rows_omitted,
             "first_click": self.first_click.to_context() if self.first_click else None,
         }
@@ -336,6 +237,11 @@ def _add(seen: dict[str, None], value: str | None, *, lower: bool = False) -> No
     value = value.strip()
     if value:
         seen[value.lower() if lower else value] = None
+
+
+def member_time(member: GroupMember) -> datetime:
+    """When TAP created the member's event: the later of the event time and its threats' times."""
+    return _created(member)
 
 
 def _created(member: GroupMember) -> datetime:
@@ -357,6 +263,8 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
     sender_ips: dict[str, None] = {}
     click_ips: dict[str, None] = {}
     subjects: dict[str, None] = {}
+    header_froms: dict[str, None] = {}
+    reply_tos: dict[str, None] = {}
     message_ids: dict[str, None] = {}
     guids: dict[str, None] = {}
     urls: dict[str, None] = {}
@@ -381,6 +289,10 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
         _add(click_ips, event.click_ip)
         if event.subject and len(subjects) < MAX_SUBJECTS:
             _add(subjects, event.subject)
+        if len(header_froms) < MAX_SUBJECTS:
+            _add(header_froms, event.header_from)
+        if len(reply_tos) < MAX_SUBJECTS:
+            _add(reply_tos, event.header_reply_to or ", ".join(event.reply_to_addresses))
         _add(message_ids, event.message_id)
         _add(guids, event.guid)
         if event.is_click:
@@ -417,7 +329,7 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
                 _add(urls, threat.threat)
             if threat.threat_type == ThreatType.ATTACHMENT.value and threat.threat:
                 parts: list[MessagePart | None] = [
-                    p for p in event.message_parts if _same_hash(p.sha256, threat.threat)]
+                    p for p in event.message_parts if same_hash(p.sha256, threat.threat)]
                 for part in parts or [None]:
                     attachment = Attachment(
                         filename=part.filename if part else None,
@@ -426,9 +338,8 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
                     )
                     attachments.setdefault((attachment.filename, attachment.md5, attachment.sha256), attachment)
 
-    rows = [_row(m.item, m.threats) for m in ordered]
-    chosen = sorted(rows, key=lambda r: (_ROW_PRIORITY.get(r.event_type, 9), r.event_time or _EPOCH, r.event_key))
-    kept_rows = sorted(chosen[:ROW_CAP_PER_RUN], key=lambda r: (r.event_time or _EPOCH, r.event_key))
+    rows = [event_row(m.item, m.threats) for m in ordered]
+    kept_rows = sorted(rows, key=lambda r: (_ROW_PRIORITY.get(r.event_type, 9), r.event_time or _EPOCH, r.event_key))
     clicks = [r for r in rows if r.is_click]
     # an attachment seen with and without its part: drop the part-less duplicate
     full = {a.sha256 for a in attachments.values() if a.filename or a.md5}
@@ -462,8 +373,10 @@ def _build(key: str, kind: str, members: list[GroupMember]) -> GroupEvidence:
         event_keys=tuple(sorted(m.item.key for m in ordered)),
         click_count=click_count,
         rows=tuple(kept_rows),
-        rows_omitted=len(rows) - len(kept_rows),
+        rows_omitted=0,
         first_click=clicks[0] if clicks else None,
+        header_froms=tuple(header_froms),
+        reply_tos=tuple(reply_tos),
         members=tuple(ordered),
     )
 

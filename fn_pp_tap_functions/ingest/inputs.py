@@ -34,6 +34,10 @@ Input formats (all text as SOAR sends it; blank means the default):
 * ``pp_tap_lookback_hours``: whole hours 1-168 (7 days, TAP's limit), default 24;
 * ``pp_tap_incident_template``: JSON template text (see :mod:`.templates`); it wins over the app.config
   ``incident_template_path`` file, which wins over the shipped default;
+* ``pp_tap_update_template`` / ``pp_tap_close_template``: JSON templates (keys ``name``, ``description``,
+  and for updates ``severity``) that re-render an incident on every update and when the app closes it; they
+  win over app.config ``update_template_path`` / ``close_template_path``; blank: the create template does it
+  (for a close, followed by the app's own paragraph on the close);
 * ``pp_tap_owner_rules``: rule text (see :mod:`.owners`).
 """
 
@@ -43,10 +47,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
 from fn_pp_tap_functions.errors import InputError
+from fn_pp_tap_functions.ingest.errors import TemplateError
 from fn_pp_tap_functions.ingest.owners import OwnerRules
 from fn_pp_tap_functions.ingest.policy import (
     CLASSIFICATIONS,
@@ -62,6 +68,7 @@ from fn_pp_tap_functions.ingest.policy import (
     ScoreMinimum,
 )
 from fn_pp_tap_functions.ingest.samples import sample_groups
+from fn_pp_tap_functions.ingest.state import context_of
 from fn_pp_tap_functions.ingest.templates import IncidentTemplate
 from fn_pp_tap_functions.tap.vocab import (
     EventType,
@@ -86,6 +93,8 @@ INPUT_NAMES: tuple[str, ...] = (
     "pp_tap_closed_policy",
     "pp_tap_lookback_hours",
     "pp_tap_incident_template",
+    "pp_tap_update_template",
+    "pp_tap_close_template",
     "pp_tap_owner_rules",
 )
 
@@ -324,43 +333,92 @@ def read_policy(inputs: Mapping[str, object]) -> IngestPolicy:
 class IngestInputs:
     """Everything one ingestion run was asked to do, each part checked.
 
-    ``template`` is the template that applies (workflow input, else the app.config file, else the shipped
-    default), already checked against the sample groups; ``template_source`` says which one it is.
+    ``template`` is the create template that applies (workflow input, else the app.config file, else the
+    shipped default), already checked against the sample groups; ``template_source`` says which one it is.
+    ``update_template`` re-renders name and description on every update (None: the create template does);
+    ``close_template`` does it when the app closes an incident (None: the update template, followed by the
+    app's own paragraph on the close).
     """
 
     policy: IngestPolicy
     template: IncidentTemplate
     owner_rules: OwnerRules
     template_source: str = "default"
+    update_template: IncidentTemplate | None = None
+    close_template: IncidentTemplate | None = None
+
+    @property
+    def updates(self) -> IncidentTemplate:
+        return self.update_template or self.template
 
     def describe(self) -> dict[str, object]:
         """JSON-safe summary for the function result (what the run actually applied)."""
         return {**self.policy.describe(), "incident_template": self.template_source,
+                "update_template": "given" if self.update_template else "the incident template",
+                "close_template": "given" if self.close_template else "the update template",
                 "owner_rules": len(self.owner_rules.rules)}
 
 
 def choose_template(input_text: str | None, file_text: str | None = None,
-                    file_path: str | None = None) -> tuple[IncidentTemplate, str]:
-    """``(template, source)`` by precedence: workflow input > app.config ``incident_template_path`` file
-    (read by the caller) > the shipped default. Parsed, not yet checked (:func:`read_inputs` checks)."""
+                    file_path: str | None = None, kind: str = "create") -> tuple[IncidentTemplate | None, str]:
+    """``(template, source)`` by precedence: workflow input > app.config file (``incident_template_path``,
+    ``update_template_path`` or ``close_template_path``, read by the caller) > the shipped default (for an
+    update or close template: ``None``, see :class:`IngestInputs`). Parsed, not yet checked."""
+    name = {"create": "incident", "update": "update", "close": "close"}[kind]
     if input_text is not None and input_text.strip():
-        return IncidentTemplate.parse(input_text, source="workflow input pp_tap_incident_template"), "workflow input"
+        return IncidentTemplate.parse(input_text, source=f"workflow input pp_tap_{name}_template",
+                                      kind=kind), "workflow input"
     if file_text is not None and file_text.strip():
-        where = f"app.config incident_template_path {file_path}" if file_path else "app.config incident_template_path"
-        return IncidentTemplate.parse(file_text, source=where), "app.config file"
-    return IncidentTemplate.default(), "default"
+        where = f"app.config {name}_template_path {file_path}" if file_path else f"app.config {name}_template_path"
+        return IncidentTemplate.parse(file_text, source=where, kind=kind), "app.config file"
+    return (IncidentTemplate.default(), "default") if kind == "create" else (None, "default")
+
+
+SAMPLE_CLOSE = {"statuses": ("falsePositive",), "status": "falsePositive", "resolution": "Not an Issue",
+                "reason": "every threat is falsePositive", "when": "2024-01-01T12:00:00Z"}
+
+
+def check_templates(create: IncidentTemplate | None, update: IncidentTemplate | None = None,
+                    close: IncidentTemplate | None = None) -> None:
+    """Render each template against the sample groups as a run would (create: artifacts from the group,
+    the rest from its merged context; update and close: from the merged context); a template that cannot
+    render raises TemplateError naming the key, the line and the sample, before anything is read or written."""
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for sample in sample_groups():
+        context = context_of(sample)
+        for kind, template in (("create", create), ("update", update), ("close", close)):
+            if template is None:
+                continue
+            try:
+                if kind == "create":
+                    template.render(sample, now=now, merged=context)
+                else:
+                    template.render_text(context, now=now, extra={"close": SAMPLE_CLOSE} if kind == "close" else None)
+            except TemplateError as err:
+                raise TemplateError(source=template.source, key=err.key, line=err.line,
+                                    reason=f"{err.reason} (while checking against the sample group {sample.key})"
+                                    ) from None
 
 
 def read_inputs(inputs: Mapping[str, object], *, template_file_text: str | None = None,
-                template_file_path: str | None = None) -> IngestInputs:
-    """Read and check every ingestion input; the template that applies is checked here, and only here.
+                template_file_path: str | None = None, template_files: Mapping[str, tuple[str | None, str | None]]
+                | None = None) -> IngestInputs:
+    """Read and check every ingestion input; the templates that apply are checked here, and only here.
 
-    Raises :class:`InputError` (or its subclass ``TemplateError``) naming the input and the bad value.
+    ``template_files``: kind (``update``, ``close``) -> (text, path) of app.config's template files (the
+    create template's file is ``template_file_text``/``_path``). Raises :class:`InputError` (or its
+    subclass ``TemplateError``) naming the input and the bad value.
     """
     policy = read_policy(inputs)
     template, source = choose_template(_text("pp_tap_incident_template", inputs.get("pp_tap_incident_template")),
                                        template_file_text, template_file_path)
-    template.check(sample_groups())  # a template that cannot render is reported before anything is written
+    files = template_files or {}
+    update, _ = choose_template(_text("pp_tap_update_template", inputs.get("pp_tap_update_template")),
+                                *files.get("update", (None, None)), kind="update")
+    close, _ = choose_template(_text("pp_tap_close_template", inputs.get("pp_tap_close_template")),
+                               *files.get("close", (None, None)), kind="close")
+    assert template is not None
+    check_templates(template, update, close)  # a template that cannot render is reported before anything is written
     rules_text = _text("pp_tap_owner_rules", inputs.get("pp_tap_owner_rules"))
     rules = OwnerRules.parse(rules_text) if rules_text else OwnerRules.empty()
-    return IngestInputs(policy, template, rules, source)
+    return IngestInputs(policy, template, rules, source, update, close)

@@ -92,6 +92,10 @@ MAX_EACH = 1000
 SEVERITIES = ("Low", "Medium", "High")
 PROPERTY_TYPES = ("text", "textarea", "html", "number", "datetime", "boolean", "select")
 TOP_KEYS = ("name", "description", "severity", "incident_types", "properties", "artifacts", "owner", "members")
+KIND_KEYS = {"create": TOP_KEYS, "update": ("name", "description", "severity"), "close": ("name", "description")}
+"""The keys each kind of template may have: the create template makes the incident; the update and close
+templates re-render its name and description (and, on update, may raise its severity) from its evidence
+across runs (:func:`.state.merged_context`)."""
 ARTIFACT_KEYS = ("type", "value", "description", "each", "max")
 SHIPPED_DEFAULT = "incident_default.json"
 _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,99}")
@@ -107,6 +111,7 @@ class ArtifactDraft:
     type: str
     value: str
     description: str = ""
+    spec: int = 0  # which artifact spec of the template made it (its "max" applies per incident)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +246,11 @@ def _reason(err: BaseException) -> str:
 class IncidentTemplate:
     """A parsed, compiled incident template (immutable after :meth:`parse`)."""
 
-    __slots__ = ("source", "_env", "_loader", "_name", "_description", "_severity", "_types", "_properties",
+    __slots__ = ("source", "kind", "_env", "_loader", "_name", "_description", "_severity", "_types", "_properties",
                  "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
 
     source: str
+    kind: str
     _env: ImmutableSandboxedEnvironment
     _loader: _Loader
     _name: _Text
@@ -265,8 +271,10 @@ class IncidentTemplate:
     # -------------------------------------------------------------------------------- parsing
 
     @classmethod
-    def parse(cls, text: str, source: str = "workflow input") -> IncidentTemplate:
-        """Parse and compile ``text``; raises :class:`TemplateError` naming the key, line and reason."""
+    def parse(cls, text: str, source: str = "workflow input", kind: str = "create") -> IncidentTemplate:
+        """Parse and compile ``text``; raises :class:`TemplateError` naming the key, line and reason.
+
+        ``kind``: ``create`` (every key, ``name`` required), ``update`` or ``close`` (see :data:`KIND_KEYS`)."""
         if not isinstance(text, str) or not text.strip():
             raise _fail(source, None, "the template is empty.")
         if len(text) > MAX_TEMPLATE_CHARS:
@@ -299,13 +307,15 @@ class IncidentTemplate:
                 raise _fail(source, key, "must be a list of strings.")
             return tuple(text_of(f"{key}[{i}]", v, kind, limit) for i, v in enumerate(value))
 
+        allowed_keys = KIND_KEYS[kind]
         for key in doc:
-            if not isinstance(key, str) or (key not in TOP_KEYS and not key.startswith("_")):
-                allowed = ", ".join(TOP_KEYS)
+            if not isinstance(key, str) or (key not in allowed_keys and not key.startswith("_")):
+                allowed = ", ".join(allowed_keys)
                 raise _fail(source, str(key), f"unknown key; allowed: {allowed} (keys starting with _ are comments).")
-        if "name" not in doc:
+        if "name" not in doc and kind == "create":
             raise _fail(source, "name", "is required.")
-        self._name = text_of("name", doc["name"], "line", NAME_LIMIT)
+        self.kind = kind
+        self._name = text_of("name", doc.get("name", ""), "line", NAME_LIMIT)
         description = doc.get("description", "")
         if isinstance(description, list) and all(isinstance(v, str) for v in description):
             description = "\n".join(description)  # readable JSON: one list item per line; line N = item N
@@ -431,10 +441,15 @@ class IncidentTemplate:
                     err.line,
                 ) from None
 
-    def render(self, group: GroupEvidence, *, now: datetime | None = None) -> IncidentDraft:
-        """The incident draft for ``group``; raises :class:`TemplateError` naming key, line and reason."""
+    def render(self, group: GroupEvidence, *, now: datetime | None = None,
+               merged: Mapping[str, object] | None = None) -> IncidentDraft:
+        """The incident draft for ``group``; raises :class:`TemplateError` naming key, line and reason.
+
+        ``merged`` (the incident's evidence across runs, :func:`.state.merged_context`) is what every key but
+        ``artifacts`` renders from; artifacts always render from this run's ``group`` (every value of it)."""
         now = now or datetime.now(UTC)
-        context = _context(group, now)
+        raw = _context(group, now)
+        context = raw if merged is None else dict(raw, group=merged)
         name = self._render(self._name, context)
         if not name:
             name = T.line(f"Proofpoint TAP: {group.key}", NAME_LIMIT)
@@ -457,7 +472,7 @@ class IncidentTemplate:
             severity=self._render(self._severity, context) or None,
             incident_types=types,
             properties=properties,
-            artifacts=self._render_artifacts(context),
+            artifacts=self._render_artifacts(raw),
             owner=self._render(self._owner, context) or None,
             members=tuple(members),
         )
@@ -497,8 +512,23 @@ class IncidentTemplate:
                     description = fixed[art.description.key]
                 else:
                     description = self._render(art.description, local)
-                seen[(kind, value)] = ArtifactDraft(kind, value, description)
+                seen[(kind, value)] = ArtifactDraft(kind, value, description, self._artifacts.index(art))
         return tuple(seen.values())
+
+    def artifact_caps(self) -> dict[int, int]:
+        """Artifact spec number -> its ``max``: how many artifacts the spec may add to ONE incident, all runs."""
+        return {index: art.max for index, art in enumerate(self._artifacts)}
+
+    def render_text(self, merged: Mapping[str, object], *, now: datetime | None = None,
+                    extra: Mapping[str, object] | None = None) -> tuple[str | None, str | None, str | None]:
+        """(name, description, severity) of an update or close template over the incident's evidence across
+        runs (``None``: the template does not set it, or it rendered empty); ``extra`` adds context names
+        (the close template sees ``close``)."""
+        context: dict[str, object] = {"group": merged, **_clock(now or datetime.now(UTC)), **(extra or {})}
+        name = self._render(self._name, context) if self._loader.sources.get("name") else None
+        description = self._render(self._description, context) if self._loader.sources.get("description") else None
+        severity = self._render(self._severity, context) if self._loader.sources.get("severity") else None
+        return name or None, description or None, severity or None
 
     def _sources_item_only(self, spec: _Text) -> bool:
         return self._loader.sources.get(spec.key, "").strip() in ("{{ item }}", "{{item}}")
@@ -557,11 +587,11 @@ class IncidentTemplate:
 
 
 def _context(group: GroupEvidence, now: datetime) -> dict[str, object]:
-    return {
-        "group": group.to_context(),
-        "now": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "now_ms": epoch_ms(now),
-    }
+    return {"group": group.to_context(), **_clock(now)}
+
+
+def _clock(now: datetime) -> dict[str, object]:
+    return {"now": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "now_ms": epoch_ms(now)}
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fn_pp_tap_functions.errors import InputError
+from fn_pp_tap_functions.text import yes_no
 
 MAX_IDS = 20
 """Most threat or campaign IDs one run looks up: an incident holds a handful; a runaway list must not
@@ -66,11 +67,7 @@ def flag(value: Any, default: bool) -> bool:
     """A boolean input (SOAR sends True/False; playbooks may send text); None means the default."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise InputError(f"Expected true or false, got {text[:20]!r}.")
+    answer = yes_no(value)
+    if answer is None:
+        raise InputError(f"Expected true or false, got {str(value).strip()[:20]!r}.")
+    return answer

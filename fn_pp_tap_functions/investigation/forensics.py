@@ -27,6 +27,7 @@ from typing import Any
 from fn_pp_tap_functions.errors import InputError
 from fn_pp_tap_functions.investigation import indicators as ind
 from fn_pp_tap_functions.investigation.common import digest, split_ids
+from fn_pp_tap_functions.tap.evidence import LABELS
 from fn_pp_tap_functions.tap.forensics import Evidence, Forensics, ForensicsReport
 from fn_pp_tap_functions.tap.timestamps import iso_or_none
 from fn_pp_tap_functions.tap.validation import validate_campaign_id, validate_threat_id
@@ -45,13 +46,20 @@ COL_DISPLAY = "pp_tap_fx_display"
 COL_MALICIOUS = "pp_tap_fx_malicious"
 COL_ENGINE = "pp_tap_fx_engine"
 COL_DETAIL = "pp_tap_fx_detail"
+COL_NOTE = "pp_tap_fx_note"
 COL_PLATFORMS = "pp_tap_fx_platforms"
 COL_KEY = "pp_tap_fx_key"
 COLUMNS: dict[str, str] = {
     COL_SOURCE: "text", COL_TYPE: "text", COL_DISPLAY: "text", COL_MALICIOUS: "boolean", COL_ENGINE: "text",
-    COL_DETAIL: "text", COL_PLATFORMS: "text", COL_KEY: "text",
+    COL_DETAIL: "text", COL_NOTE: "text", COL_PLATFORMS: "text", COL_KEY: "text",
 }
-"""Column -> SOAR input type, in display order (the key last: it is for de-duplication)."""
+"""Column -> SOAR input type, in display order (the key last: it is for de-duplication).
+
+Every documented evidence field reaches the table or the report: the row has the type, what TAP saw
+(``display``), the verdict, the engine, every ``what`` sub-field with a value (those documented for the
+evidence type first, as ``key=value``; see :mod:`fn_pp_tap_functions.tap.evidence`), TAP's ``note`` and
+the platforms with their OS and version. ``time`` is left out: TAP documents it as always 0.
+"""
 
 
 def targets(threat_ids: Any, campaign_ids: Any, include_campaign: bool) -> list[tuple[str, str]]:
@@ -68,30 +76,45 @@ def targets(threat_ids: Any, campaign_ids: Any, include_campaign: bool) -> list[
     return [("threat", t) for t in threats] + [("campaign", c) for c in campaigns]
 
 
-def _detail(what: Mapping[str, object]) -> str:
-    parts = []
-    for key, value in what.items():
-        if value in (None, "", [], {}):
-            continue
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        parts.append(f"{key}={shown}")
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _detail(evidence: Evidence) -> str:
+    parts = [f"{key}={_shown(value)}" for key, value in evidence.what.items(evidence.type)
+             if value not in ("", [], {})]
     return line("; ".join(parts), 1000)
 
 
 def evidence_row(report: ForensicsReport, evidence: Evidence) -> dict[str, Any]:
     """One data-table row (cells by column) for an evidence item; the key identifies it across runs."""
     source = f"{(report.scope or 'THREAT').lower()} {report.id or '?'}"
-    platforms = ", ".join(p.name or p.os or "?" for p in evidence.platforms)
+    platforms = ", ".join(p.label() for p in evidence.platforms)
     return {
         COL_SOURCE: line(source, 200),
-        COL_TYPE: evidence.type,
+        COL_TYPE: line(evidence.type, 100) or None,
         COL_DISPLAY: line(evidence.display, 500) or None,
         COL_MALICIOUS: bool(evidence.malicious),
-        COL_ENGINE: evidence.engine,
-        COL_DETAIL: _detail(evidence.what) or None,
-        COL_PLATFORMS: line(platforms, 200) or None,
-        COL_KEY: digest([report.scope, report.id, evidence.to_dict()], 24),
+        COL_ENGINE: line(evidence.engine, 100) or None,
+        COL_DETAIL: _detail(evidence) or None,
+        COL_NOTE: line(evidence.note, 1000) or None,
+        COL_PLATFORMS: line(platforms, 300) or None,
+        COL_KEY: digest([report.scope, report.id, evidence.identity()], 24),
     }
+
+
+def report_evidence(evidence: Evidence) -> dict[str, Any]:
+    """An evidence item as the result (and the HTML report) shows it: :meth:`Evidence.to_dict`, plus the
+    ``what`` sub-fields as labelled ``details`` (documented ones for the type first) and platform labels."""
+    out = evidence.to_dict()
+    out["details"] = [{"key": key, "label": LABELS.get(key, key), "value": line(_shown(value), 2000)}
+                      for key, value in evidence.what.items(evidence.type) if value not in ("", [], {})]
+    out["platform_labels"] = [p.label() for p in evidence.platforms]
+    return out
 
 
 def merge_reports(answers: Sequence[Forensics]) -> list[ForensicsReport]:
@@ -128,7 +151,7 @@ def findings(target_list: Sequence[tuple[str, str]], answers: Sequence[Forensics
     generated = max((a.generated for a in answers if a.generated), default=None)
     report_dicts = [{"scope": r.scope, "id": r.id, "name": r.name, "type": r.type,
                      "threat_status": r.threat_status,
-                     "evidence": [e.to_dict() for e in r.evidence if e.malicious or not malicious_only]}
+                     "evidence": [report_evidence(e) for e in r.evidence if e.malicious or not malicious_only]}
                     for r in reports]
     evidence_digest = digest([report_dicts, malicious_only], 12)
     first_kind, first_id = target_list[0]

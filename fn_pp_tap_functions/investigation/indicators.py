@@ -84,45 +84,43 @@ def normalise(kind: str, raw: object) -> str | None:
     return text or None
 
 
-def _what(evidence: Evidence) -> dict[str, object]:
-    return {k.lower(): v for k, v in evidence.what.items()}
-
-
-def _values(value: object) -> list[object]:
-    return list(value) if isinstance(value, list) else [value]
+def _extra(evidence: Evidence, name: str) -> object:
+    """An undocumented ``what`` key TAP has been seen to send (``filename`` on file evidence)."""
+    for key, value in evidence.what.other.items():
+        if key.lower() == name:
+            return value
+    return None
 
 
 def evidence_indicators(evidence: Evidence) -> Iterator[tuple[str, object]]:
-    """(artifact type, raw value) pairs named by one evidence item."""
+    """(artifact type, raw value) pairs named by one evidence item (its typed ``what``)."""
     kind = (evidence.type or "").lower()
     if kind in _NO_INDICATORS:
         return
-    what = _what(evidence)
+    what = evidence.what
     if kind in ("url", "attachment", "file", "dropper", "network", "dns", "cookie", "process"):
         if kind == "url":
-            yield URL, what.get("url")
-        for ip in _values(what.get("ip")) + _values(what.get("ips")):
+            yield URL, what.url
+        for ip in ((what.ip,) if what.ip else ()) + what.ips:
             yield IP_ADDRESS, ip
         if kind == "dns":
-            yield DNS_NAME, what.get("host")
-            for cname in _values(what.get("cnames")):
+            yield DNS_NAME, what.host
+            for cname in what.cnames:
                 yield DNS_NAME, cname
         if kind == "network":
-            yield DNS_NAME, what.get("host")
+            yield DNS_NAME, what.host  # undocumented for network evidence, but sent
         if kind == "cookie":
-            yield DNS_NAME, str(what.get("domain") or "").lstrip(".") or None
+            yield DNS_NAME, (what.domain or "").lstrip(".") or None
         if kind in ("attachment", "file", "dropper", "url"):
-            yield MD5, what.get("md5")
-            yield SHA256, what.get("sha256")
+            yield MD5, what.md5
+            yield SHA256, what.sha256
         if kind in ("attachment", "file", "dropper"):
-            yield FILE_NAME, what.get("path") or what.get("filename") or what.get("name")
+            yield FILE_NAME, what.path or _extra(evidence, "filename") or what.name
     elif kind == "registry":
-        key = what.get("key")
-        if isinstance(key, str) and isinstance(what.get("name"), str) and what.get("name"):
-            key = f"{key}\\{what['name']}"
+        key = f"{what.key}\\{what.name}" if what.key and what.name else what.key
         yield REGISTRY_KEY, key
     elif kind == "mutex":
-        yield MUTEX, what.get("name")
+        yield MUTEX, what.name
 
 
 def indicators(pairs: Iterable[tuple[ForensicsReport, Evidence]], *, malicious_only: bool) -> list[Indicator]:

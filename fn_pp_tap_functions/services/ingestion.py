@@ -1,20 +1,27 @@
 """One ingestion run: TAP SIEM windows in, the right SOAR incidents out, state kept on the control incident.
 
-The decisions (filters, grouping, template, owners) come from the workflow as
+The decisions (filters, grouping, templates, owners) come from the workflow as
 :class:`~fn_pp_tap_functions.ingest.IngestInputs` (read and checked before this module runs); the pure
 core in :mod:`fn_pp_tap_functions.ingest` turns events into create/update plans; this module is the I/O
 around it, ordered so that a crash or a SOAR error at any point leaves nothing half-done that a rerun
 would duplicate:
 
 1. owner names are checked against SOAR before anything is written;
-2. the lease on the control incident (old_value check, :mod:`fn_pp_tap_functions.soar.control`): a second
-   run at the same time stops at once;
-3. per window, oldest first: read every SIEM endpoint of the plan, select, group, then write each group
-   (:mod:`.incidents`) and apply the close policy to the incidents of falsePositive events
+2. the control incident is read and every field checked (:func:`~.control.read_state`): a value the app
+   cannot use is reset in the lease PATCH, with a note saying what was found;
+3. the lease (old_value check; never trusted beyond SOAR's clock): a second run at the same time stops at
+   once. Every later write checks on the monotonic clock that the lease outlives the SOAR timeout
+   (``fence``), renewing it when it does not;
+4. journals a broken-off run left on incidents are finished (:mod:`.journal`), when its lease says so;
+5. the SETTLE pass (when due) and the FRESH pass (:mod:`.passes`), window by window, oldest first: read
+   every SIEM endpoint of the plan (an answer of the wrong shape fails the window), select, group, write
+   (:mod:`.incidents`), apply the close policy to the incidents of falsePositive events
    (:func:`.closing.close_from_events`);
-4. after each window the cursor moves to the window's end in the same PATCH that renews the lease;
-5. a 429 stops the run cleanly (the cursor stays where the data stops); any other error stops it too;
-   either way a row is added to the run log and the lease is released.
+6. after each window its cursor moves, in the same call that renews the lease and clears the window's
+   journals; the last window's call releases the lease instead of renewing it;
+7. a 429 stops the run cleanly (the cursor stays where the data stops); any other error, expected or not,
+   stops it as ``failed`` with a message naming the cause; either way the run log gets a row (a run that
+   changed nothing is only counted, see :class:`~.control.Quiet`) and the lease is released.
 
 A rerun over the same window therefore finds what was already written and adds only the rest.
 """
@@ -24,25 +31,35 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from fn_pp_tap_functions import fields as F
 from fn_pp_tap_functions.closing import ClosePolicy
-from fn_pp_tap_functions.errors import InputError, SoarError, TapAppError, TapRateLimitError
+from fn_pp_tap_functions.errors import InputError, SoarConflictError, SoarError, TapAppError, TapRateLimitError
 from fn_pp_tap_functions.ingest import IngestInputs, IngestPolicy, group_events, select_events
 from fn_pp_tap_functions.services.closing import close_from_events
-from fn_pp_tap_functions.services.incidents import Tally, write_groups
+from fn_pp_tap_functions.services.incidents import Tally, Writer
+from fn_pp_tap_functions.services.journal import reconcile
+from fn_pp_tap_functions.services.passes import FRESH, SETTLE, plan_passes
 from fn_pp_tap_functions.settings import IngestSettings
 from fn_pp_tap_functions.soar import control as ctl
 from fn_pp_tap_functions.soar.cases import Incident, SoarCases
 from fn_pp_tap_functions.tap.client import TapClient
 from fn_pp_tap_functions.tap.events import TapEvent
 from fn_pp_tap_functions.tap.timestamps import format_tap_time
-from fn_pp_tap_functions.tap.windows import plan_windows
+from fn_pp_tap_functions.tap.windows import Window, WindowPlan
 
 LOG = logging.getLogger(__name__)
+MIN_MARGIN_S = 60.0
+MAX_BATCH_EVENTS = 60_000
+"""A pass's windows are read together and written once, up to this many events (a catch-up after an
+outage writes in batches of about this size, so memory stays bounded)."""
+LEASE_LOST = ("This run no longer holds the ingestion lease (another run took it, or someone changed the control "
+              "incident's lease); it stopped without writing more. The next run continues from the last saved "
+              "cursor and finishes what this one started.")
 
 
 @dataclass
@@ -55,6 +72,7 @@ class RunReport(Tally):
     window_end: datetime | None = None
     windows_done: int = 0
     windows_left: bool = False
+    passes: dict[str, str] = field(default_factory=dict)
     events_read: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -62,8 +80,9 @@ class RunReport(Tally):
     soar_calls: int = 0
     duration_s: float = 0.0
     lost_span: str | None = None
-    deferred: str | None = None
+    deferred_span: str | None = None
     error: str | None = None
+    reset: list[str] = field(default_factory=list)
     policy: dict[str, Any] = field(default_factory=dict)
 
     def window_text(self) -> str:
@@ -71,25 +90,37 @@ class RunReport(Tally):
             return ""
         return f"{format_tap_time(self.window_start)}/{format_tap_time(self.window_end)}"
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing changed and nothing went wrong: counted on the control incident, no run-log row."""
+        return self.status in ("completed", "nothing to do") and not self.changed and not self.lost_span \
+            and not self.reset
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status, "window": self.window_text(), "windows_done": self.windows_done,
-            "windows_left": self.windows_left, "events_read": self.events_read, "kept": self.kept,
-            "dropped": dict(self.dropped), "created": self.created, "updated": self.updated,
-            "closed": self.closed, "unchanged": self.unchanged, "tap_calls": dict(self.tap_calls),
-            "tap_calls_total": sum(self.tap_calls.values()), "soar_calls": self.soar_calls,
-            "duration_s": round(self.duration_s, 2), "lost_span": self.lost_span, "deferred": self.deferred,
-            "error": self.error, "incident_ids": sorted(set(self.incident_ids)), "policy": self.policy,
+            "status": self.status, "window": self.window_text(), "passes": dict(self.passes),
+            "windows_done": self.windows_done, "windows_left": self.windows_left, "events_read": self.events_read,
+            "kept": self.kept, "dropped": dict(self.dropped), "created": self.created, "updated": self.updated,
+            "closed": self.closed, "merged": self.merged, "unchanged": self.unchanged, "deferred": self.deferred,
+            "tap_calls": dict(self.tap_calls), "tap_calls_total": sum(self.tap_calls.values()),
+            "soar_calls": self.soar_calls, "duration_s": round(self.duration_s, 2), "lost_span": self.lost_span,
+            "deferred_span": self.deferred_span, "error": self.error, "reset": list(self.reset),
+            "incident_ids": sorted(set(self.incident_ids)), "policy": self.policy,
         }
 
     def log_row(self) -> ctl.RunLogRow:
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items()) if v) or "none"
+        remarks = [r for r in (self.error, self.lost_span, self.deferred_span) if r]
+        if self.merged:
+            remarks.append(f"{self.merged} duplicate incident(s) merged and closed")
+        if self.reset:
+            remarks.append("control fields reset: " + "; ".join(self.reset))
+        window = " + ".join(f"{name} {span}" for name, span in self.passes.items()) or "none"
         return ctl.RunLogRow(
-            kind="ingest", started=self.started, window=self.window_text() or "none", status=self.status,
-            error=self.error or self.lost_span or self.deferred or "", events_read=self.events_read, kept=self.kept,
-            dropped=dropped, created=self.created, updated=self.updated, closed=self.closed,
-            tap_calls=sum(self.tap_calls.values()), duration_s=self.duration_s)
-
+            kind="ingest", started=self.started, window=window, status=self.status, error=" | ".join(remarks),
+            events_read=self.events_read, kept=self.kept, dropped=dropped, created=self.created,
+            updated=self.updated, closed=self.closed, tap_calls=sum(self.tap_calls.values()),
+            duration_s=self.duration_s)
 
 
 Progress = Callable[[str], None]
@@ -111,63 +142,313 @@ def check_owners(cases: SoarCases, request: IngestInputs) -> None:
 def run_ingestion(cases: SoarCases, tap: TapClient, request: IngestInputs, settings: IngestSettings, *,
                   control_id: int | None = None, now: Callable[[], datetime] = ctl.utcnow,
                   progress: Progress = LOG.info, close_policy: ClosePolicy | None = None) -> RunReport:
-    """One run over the windows the cursor, the window limit and the SIEM budget allow (see the module)."""
+    """One run over the windows the cursors, the window limit and the SIEM budget allow (see the module)."""
     report = RunReport(started=now(), policy=request.describe())
-    clock = time.monotonic()
     check_owners(cases, request)
-
     control = cases.get_incident(control_id) if control_id else ctl.ensure_control(cases, now=now())
     ctl.require_control(control)
-    holder = uuid.uuid4().hex
-    ttl = timedelta(minutes=settings.lease_minutes)
-    try:
-        control = ctl.acquire_lease(cases, control, holder, now=now(), ttl=ttl)
-    except ctl.LeaseBusy as busy:
-        report.status = "busy"
-        report.error = f"Skipped: {busy}."
-        report.soar_calls = cases.calls
+    return _Run(cases, tap, request, settings, control, report, now, progress, close_policy).execute()
+
+
+class _Run:
+    """One run's state: the control incident as last written, the lease, the budget, the writer."""
+
+    def __init__(self, cases: SoarCases, tap: TapClient, request: IngestInputs, settings: IngestSettings,
+                 control: Incident, report: RunReport, now: Callable[[], datetime], progress: Progress,
+                 close_policy: ClosePolicy | None) -> None:
+        self.cases, self.tap, self.request, self.settings = cases, tap, request, settings
+        self.control, self.report, self.now, self.progress = control, report, now, progress
+        self.close_policy = close_policy
+        self.holder = uuid.uuid4().hex
+        self.run = self.holder[:12]
+        self.ttl = timedelta(minutes=settings.lease_minutes)
+        self.margin = min(max(MIN_MARGIN_S, 3.0 * (cases.timeout or 0)), self.ttl.total_seconds() / 3)
+        self.deadline = 0.0
+        self.state = ctl.read_state(control, now=now())
+        self.budget = self.state.budget
+        self.released = False
+        self.broke = False  # an error stopped the run: its last write may or may not have landed
+        self.journals_left = False
+        self.summary: ctl.Quiet | None = None
+        self.unsaved = False  # a pass was written whose cursor the next save moves
+        self.done: list[tuple[str, list[Window]]] = []
+        self.tap_before: dict[str, int] = {}
+        self.writer = Writer(cases, request, report, self.run, settings.rows_per_incident, fence=self.fence)
+
+    # ------------------------------------------------------------------------------------- the run
+
+    def execute(self) -> RunReport:
+        clock = started = time.monotonic()
+        report = self.report
+        try:
+            self.control = ctl.acquire_lease(self.cases, self.control, self.holder, now=self.now(), ttl=self.ttl,
+                                             also=self.state.resets)
+        except ctl.LeaseBusy as busy:
+            report.status, report.error = "busy", f"Skipped: {busy}."
+            report.soar_calls = self.cases.calls
+            return report
+        self.deadline = started + self.ttl.total_seconds()
+        self.tap_before = tap_before = dict(self.tap.calls)
+        try:
+            if self.state.found:
+                report.reset = list(self.state.found)
+                self.cases.add_note(int(self.control["id"]), ctl.reset_note(self.state.found))
+            if self.state.journals:
+                self.finish_journals()
+            self.passes()
+        except TapRateLimitError as err:
+            self.broke = True
+            report.status, report.error = "throttled", str(err)
+        except (TapAppError, SoarError) as err:
+            self.broke = True
+            report.status, report.error = "failed", str(err)
+        except Exception as err:  # a bug or the unforeseen: the run still ends as failed, naming the cause
+            LOG.exception("Proofpoint TAP ingestion: unexpected error")
+            self.broke = True
+            report.status = "failed"
+            report.error = f"Unexpected error {type(err).__name__}: {str(err)[:300]} (a bug: please report it)"
+        finally:
+            report.tap_calls = {k: v - tap_before.get(k, 0) for k, v in self.tap.calls.items()
+                                if v - tap_before.get(k, 0)}
+            report.duration_s = time.monotonic() - clock
+            self.finish()
         return report
 
-    tap_calls_before = dict(tap.calls)
-    written: Incident | None = None  # the control incident as the run last wrote it (None: the run broke off)
-    try:
-        written = _run_windows(cases, tap, request, settings, control, holder, ttl, report, now, progress,
-                               close_policy)
-    except TapRateLimitError as err:
-        report.status = "throttled"
-        report.error = str(err)
-    except (TapAppError, SoarError) as err:
-        report.status = "failed"
-        report.error = str(err)
-    finally:
-        report.tap_calls = {k: v - tap_calls_before.get(k, 0) for k, v in tap.calls.items()
-                            if v - tap_calls_before.get(k, 0)}
-        report.duration_s = time.monotonic() - clock
-        _finish(cases, control, written, holder, report)
-    return report
+    def fence(self) -> None:
+        """Before each write: the lease must outlive the SOAR timeout by the margin, else it is renewed."""
+        if time.monotonic() < self.deadline - self.margin:
+            return
+        started = time.monotonic()
+        try:
+            self.control = ctl.save_progress(self.cases, self.control, self.holder, {}, now=self.now(), ttl=self.ttl)
+        except SoarConflictError as err:
+            raise SoarConflictError(LEASE_LOST, fields=err.fields) from None
+        self.deadline = started + self.ttl.total_seconds()
 
+    def finish_journals(self) -> None:
+        """Journals a broken-off run left (one query, only after such a run)."""
+        found = list(self.cases.query([{"field_name": f"properties.{F.PENDING}", "method": "has_a_value"}]))
+        if found:
+            self.progress(f"Finishing {len(found)} interrupted writes")
+        for incident in found:
+            reconcile(self.cases, incident, before=self.fence)
 
-def _finish(cases: SoarCases, control: Mapping[str, Any], written: Mapping[str, Any] | None, holder: str,
-            report: RunReport) -> None:
-    """Run-log row and lease release: best effort, a failure here must not hide the run's own error."""
-    try:
-        ctl.add_run_log(cases, control, report.log_row())
-        if report.lost_span:
-            cases.add_note(int(control["id"]), f"<p><b>Proofpoint TAP ingestion could not read {report.lost_span}"
-                                               "</b>: it is older than TAP's 7-day look-back. Events of that span "
-                                               "are lost to ingestion; review them in the TAP dashboard.</p>")
-    except SoarError as err:
-        LOG.warning("could not write the ingestion run log: %s", err)
-        if report.status == "completed":
-            report.status, report.error = "failed", str(err)
-    try:
-        # a run that broke off may or may not have landed its last PATCH: read the lease before releasing
-        # it; otherwise our last save is what SOAR holds (and a clean end already gave the lease up there)
-        current = written if written is not None else cases.get_incident(int(control["id"]))
-        ctl.release_lease(cases, current, holder)
-    except SoarError as err:
-        LOG.warning("could not release the ingestion lease (it expires by itself): %s", err)
-    report.soar_calls = cases.calls
+    def passes(self) -> None:
+        policy = self.request.policy
+        current = self.now()
+        allowed = self.settings.max_windows_per_run + 1
+        per_window = _calls_per_window(policy)
+        for pool, calls in per_window.items():
+            allowed = min(allowed, (self.settings.siem_daily_budget - self.budget.used_24h(pool)) // calls)
+        if allowed < 1:
+            self.report.status = "budget"
+            self.report.error = (f"The SIEM budget of {self.settings.siem_daily_budget} calls per 24 h per pool is "
+                                 f"used up ({self.budget.words(self.settings.siem_daily_budget)}); ingestion resumes "
+                                 "when older calls age out of the 24-hour window.")
+            return
+        plan = plan_passes(self.state.cursor, self.state.settled, now=current,
+                           lookback=timedelta(hours=policy.lookback_hours),
+                           overlap=timedelta(minutes=self.settings.overlap_minutes),
+                           settle_every=timedelta(minutes=self.settings.settle_minutes),
+                           max_windows=self.settings.max_windows_per_run, budget_windows=allowed,
+                           fresh_pass=self.settings.fresh_pass)
+        self.settled, self.cursor = plan.settled, plan.cursor
+        work: list[tuple[str, Window]] = []
+        if plan.settle is not None:
+            self._note_plan(plan.settle, SETTLE)
+            work += [(SETTLE, w) for w in plan.settle.windows]
+        if plan.fresh is not None:
+            work += [(FRESH, w) for w in plan.fresh.windows]
+        if not work:
+            self.report.status = "nothing to do"
+            if plan.settle is not None and plan.settle.skipped is not None:
+                self.settled = plan.settle.next_start
+                self.save({}, release=True)
+            return
+        filters = dict(policy.siem_filters())
+        if self.close_policy is not None:
+            # ask TAP for the closing statuses too (it leaves false positives out unless asked): such events
+            # never create incidents (the selection drops them) but close the incidents of their threats now
+            wanted = set(filters["threat_statuses"]) | set(self.close_policy.close_statuses)
+            filters = dict(filters, threat_statuses=tuple(sorted(wanted)))
+        index = 0
+        for name in (SETTLE, FRESH):
+            windows = [w for n, w in work if n == name]
+            batch: list[Window] = []
+            events: dict[str, TapEvent] = {}
+            for position, window in enumerate(windows, start=1):
+                index += 1
+                self.progress(f"Window {index} of {len(work)} ({name}): {window.interval}")
+                try:
+                    self.read(window, filters, events)
+                except TapAppError:
+                    if batch:  # what was read before a 429 (or a broken answer) is still applied and saved
+                        self.apply(name, batch, events, last=False, force=True)
+                    elif self.unsaved:
+                        self.save({}, release=False)
+                    raise
+                batch.append(window)
+                if len(events) >= MAX_BATCH_EVENTS or position == len(windows):
+                    # the settle pass's last batch is saved with the fresh pass's window (one call fewer)
+                    self.apply(name, batch, events, last=index == len(work),
+                               force=position < len(windows))
+                    batch, events = [], {}
+        self.progress(f"Read {self.report.events_read} events, kept {self.report.kept}: {self.report.created} "
+                      f"incidents created, {self.report.updated} updated, {self.report.deferred} left for the "
+                      "settle pass")
+        if self.report.windows_left:
+            self.report.status = "partial"
+
+    def _note_plan(self, plan: WindowPlan, name: str) -> None:
+        if plan.skipped is not None:
+            self.report.lost_span = f"{plan.skipped.interval}"
+            self.progress(f"Events from {plan.skipped.interval} are older than TAP's 7-day look-back and are lost")
+        if plan.deferred_tail is not None and plan.deferred_reason == "window limit reached":
+            self.report.deferred_span = f"{plan.deferred_tail.interval} left for a later run (window limit reached)"
+            self.report.windows_left = True
+
+    def read(self, window: Window, filters: dict[str, Any], events: dict[str, TapEvent]) -> None:
+        """One window's events into ``events`` (by key: an event TAP returns again in a later window, after a
+        verdict change, is the later one); its TAP calls go into the budget at once."""
+        before = dict(self.tap.calls)
+        count = 0
+        try:
+            for call in self.request.policy.siem_plan():
+                result = self.tap.siem(call.endpoint, window, **filters)
+                wanted = set(call.event_types)
+                for event in result.events():
+                    if str(event.event_type) in wanted:
+                        events.pop(event.key, None)
+                        events[event.key] = event
+                        count += 1
+                del result
+        finally:
+            self.budget.add({k: v - before.get(k, 0) for k, v in self.tap.calls.items()}, now=self.now())
+        self.report.events_read += count
+
+    def apply(self, name: str, windows: list[Window], events: dict[str, TapEvent], *, last: bool,
+              force: bool = False) -> None:
+        """Select, group and write the events of a pass's windows read together: each incident is written
+        ONCE for all of them (the settle pass coalesces its whole span), then the cursor moves past them."""
+        policy = self.request.policy
+        report = self.report
+        kept_events = list(events.values())
+        selection = select_events(kept_events, policy)
+        report.kept += len(selection.kept)
+        for reason, count in selection.dropped.items():
+            report.dropped[reason] = report.dropped.get(reason, 0) + count
+        groups = group_events(selection.kept, policy)
+        del selection
+        self.writer.write(groups, now=self.now(), urgent_only=name == FRESH)
+        del groups
+        if self.close_policy is not None:
+            close_from_events(self.cases, self.tap, kept_events, self.close_policy, now=self.now(),
+                              on_close=report.count_closed, fence=self.fence, templates=self.request)
+        end = windows[-1].end
+        if name == SETTLE:
+            self.settled = end
+            self.cursor = max(self.cursor, self.settled)
+        else:
+            self.cursor = end
+        self.done.append((name, windows))
+        if last or force:
+            self.save({}, release=last)
+        else:
+            # the run's next save (moments later, at the latest its last) moves the cursor and clears the journals
+            self.unsaved = True
+
+    def _count_done(self) -> None:
+        """The windows the save that just succeeded made durable, into the report."""
+        report = self.report
+        for name, windows in self.done:
+            end = windows[-1].end
+            span = report.passes.get(name)
+            report.passes[name] = f"{span.split('/')[0] if span else format_tap_time(windows[0].start)}/" \
+                                  f"{format_tap_time(end)}"
+            report.window_start = min(report.window_start or windows[0].start, windows[0].start)
+            report.window_end = max(report.window_end or end, end)
+            report.windows_done += len(windows)
+        self.done = []
+        self.unsaved = False
+
+    # ------------------------------------------------------------------------------------- saving
+
+    def save(self, extra: dict[str, Any], *, release: bool) -> None:
+        """Cursors, budget and lease in one call with the window's journal clears (SOAR's bulk patch)."""
+        changes = {ctl.CURSOR_FIELD: format_tap_time(self.cursor), ctl.SETTLED_FIELD: format_tap_time(self.settled),
+                   ctl.BUDGET_FIELD: self.budget.text(),
+                   ctl.BUDGET_TEXT_FIELD: self.budget.words(self.settings.siem_daily_budget), **extra}
+        if release:
+            changes.update(self._quiet_changes())
+        props = ctl.props(self.control)
+        changes = {k: v for k, v in changes.items() if props.get(k) != v or k == ctl.LEASE_FIELD}
+        started = time.monotonic()
+        fields = ctl.lease_changes(self.control, self.holder, changes, now=self.now(), ttl=self.ttl,
+                                   release=release)
+        clears = self.writer.pending.clears()
+        control_changes = {f"properties.{n}": v for n, v in fields.items()}
+        expected = {f"properties.{ctl.LEASE_FIELD}": props.get(ctl.LEASE_FIELD)}
+        try:
+            if clears:
+                failures = self.cases.patch_many([(self.control, control_changes, expected), *clears])
+                if int(self.control["id"]) in failures:
+                    raise failures[int(self.control["id"])]
+                if failures:
+                    self.journals_left = True
+                    LOG.warning("%d journals could not be cleared; the next run finishes them", len(failures))
+            else:
+                self.cases.patch_incident(self.control, control_changes, expected=expected)
+        except SoarConflictError as err:
+            raise SoarConflictError(LEASE_LOST, fields=err.fields) from None
+        self.writer.pending = type(self.writer.pending)()
+        self.control = ctl.applied(self.control, fields)
+        self.deadline = started + self.ttl.total_seconds()
+        self.released = release
+        self._count_done()
+
+    def _quiet_changes(self) -> dict[str, Any]:
+        """The quiet-run count as the run's last save writes it: this run added when it changed nothing;
+        once the count is older than the retention it becomes one run-log row (:meth:`finish`)."""
+        quiet = self.state.quiet
+        if self.report.quiet:
+            calls = sum(self.tap.calls.values()) - sum(self.tap_before.values())
+            quiet = quiet.add(events_read=self.report.events_read, tap_calls=calls, now=self.now())
+        if quiet.due(self.now(), timedelta(hours=self.settings.quiet_summary_hours)):
+            self.summary = quiet
+            return {ctl.QUIET_FIELD: None}
+        return {ctl.QUIET_FIELD: quiet.text()}
+
+    def finish(self) -> None:
+        """Run-log row (or the quiet count) and the lease released: best effort, a failure here must not
+        hide the run's own error."""
+        report = self.report
+        if not self.released:
+            try:
+                # a run that broke off may or may not have landed its last PATCH: read the lease before
+                # releasing it (and say some incident may still hold this run's journal)
+                current = self.cases.get_incident(int(self.control["id"])) if self.broke else self.control
+                also = {ctl.BUDGET_FIELD: self.budget.text(),
+                        ctl.BUDGET_TEXT_FIELD: self.budget.words(self.settings.siem_daily_budget)}
+                if not self.broke:
+                    also.update(self._quiet_changes())
+                ctl.release_lease(self.cases, current, self.holder, journals=self.broke or self.journals_left,
+                                  also=also)
+            except SoarError as err:
+                LOG.warning("could not release the ingestion lease (it expires by itself): %s", err)
+        try:
+            if not report.quiet:
+                ctl.add_run_log(self.cases, self.control, report.log_row())
+            if self.summary is not None:
+                ctl.add_run_log(self.cases, self.control, self.summary.row("ingest"))
+            if report.lost_span:
+                self.cases.add_note(int(self.control["id"]), f"<p><b>Proofpoint TAP ingestion could not read "
+                                    f"{report.lost_span}</b>: it is older than TAP's 7-day look-back. Events of that "
+                                    "span are lost to ingestion; review them in the TAP dashboard.</p>")
+        except SoarError as err:
+            LOG.warning("could not write the ingestion run log: %s", err)
+            if report.status == "completed":
+                report.status, report.error = "failed", str(err)
+        report.soar_calls = self.cases.calls
 
 
 def _calls_per_window(policy: IngestPolicy) -> dict[str, int]:
@@ -176,83 +457,3 @@ def _calls_per_window(policy: IngestPolicy) -> dict[str, int]:
         per_pool[str(call.pool)] = per_pool.get(str(call.pool), 0) + 1
     return per_pool
 
-
-def _run_windows(cases: SoarCases, tap: TapClient, request: IngestInputs, settings: IngestSettings,
-                 control: Incident, holder: str, ttl: timedelta, report: RunReport, now: Callable[[], datetime],
-                 progress: Progress, close_policy: ClosePolicy | None) -> Incident:
-    """Read, select, group and apply each planned window; returns the control incident as last written."""
-    policy = request.policy
-    current = now()
-    cursor = ctl.read_cursor(control)
-    if cursor is None:
-        start = current - timedelta(hours=policy.lookback_hours)
-    else:
-        start = cursor - timedelta(minutes=settings.overlap_minutes)
-    budget = ctl.Budget.parse(ctl.props(control).get(ctl.BUDGET_FIELD), now=current)
-    per_window = _calls_per_window(policy)
-    allowed = settings.max_windows_per_run
-    for pool, calls in per_window.items():
-        allowed = min(allowed, (settings.siem_daily_budget - budget.used_24h(pool)) // calls)
-    if allowed < 1:
-        report.status = "budget"
-        report.error = (f"The SIEM budget of {settings.siem_daily_budget} calls per 24 h per pool is used up "
-                        f"({', '.join(f'{p}: {budget.used_24h(p)}' for p in per_window)}); ingestion resumes "
-                        "when older calls age out of the 24-hour window.")
-        return control
-    if start >= current:
-        report.status = "nothing to do"
-        return control
-    plan = plan_windows(start, now=current, max_windows=allowed)
-    if plan.skipped is not None:
-        report.lost_span = f"{plan.skipped.interval}"
-        if cursor is not None or policy.lookback_hours >= 168:
-            progress(f"Events from {plan.skipped.interval} are older than TAP's 7-day look-back and are lost")
-        else:
-            report.lost_span = None
-    if plan.deferred_tail is not None:
-        report.deferred = f"{plan.deferred_tail.interval} left for a later run ({plan.deferred_reason})"
-        report.windows_left = plan.deferred_reason == "window limit reached"
-    if not plan.windows:
-        report.status = "nothing to do"
-        if plan.skipped is not None:
-            control = ctl.save_progress(cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(plan.next_start)},
-                                        now=now(), ttl=ttl, release=True)
-        return control
-
-    filters = policy.siem_filters()
-    if close_policy is not None:
-        # ask TAP for the closing statuses too (it leaves false positives out unless asked): such events
-        # never create incidents (the selection drops them) but close the incidents of their threats now
-        wanted = set(filters["threat_statuses"]) | set(close_policy.close_statuses)
-        filters = dict(filters, threat_statuses=tuple(sorted(wanted)))
-    total = len(plan.windows)
-    for index, window in enumerate(plan.windows, start=1):
-        progress(f"Window {index} of {total}: {window.interval}")
-        before = dict(tap.calls)
-        events: list[TapEvent] = []
-        for call in policy.siem_plan():
-            result = tap.siem(call.endpoint, window, **filters)
-            wanted = set(call.event_types)
-            events.extend(e for e in result.events() if str(e.event_type) in wanted)
-        report.events_read += len(events)
-        selection = select_events(events, policy)
-        report.kept += len(selection.kept)
-        for reason, count in selection.dropped.items():
-            report.dropped[reason] = report.dropped.get(reason, 0) + count
-        write_groups(cases, group_events(selection.kept, policy), request, report, now=now())
-        if close_policy is not None:
-            close_from_events(cases, tap, events, close_policy, now=now(), on_close=report.count_closed)
-        budget.add({k: v - before.get(k, 0) for k, v in tap.calls.items()}, now=now())
-        control = ctl.save_progress(
-            cases, control, holder, {ctl.CURSOR_FIELD: format_tap_time(window.end), ctl.BUDGET_FIELD: budget.text()},
-            now=now(), ttl=ttl, release=index == total)
-        report.window_start = report.window_start or window.start
-        report.window_end = window.end
-        report.windows_done = index
-    if plan.skipped is not None and report.lost_span:
-        report.window_start = plan.skipped.start
-    progress(f"Read {report.events_read} events, kept {report.kept}: {report.created} incidents created, "
-             f"{report.updated} updated")
-    if report.windows_left:
-        report.status = "partial"
-    return control

@@ -25,8 +25,13 @@ from fn_pp_tap_functions.tap.pools import Pool, pool_label
 from fn_pp_tap_functions.tap.threats import Campaign, ThreatSummary
 from fn_pp_tap_functions.tap.urldecode import parse_decoded_urls
 from fn_pp_tap_functions.tap.validation import validate_people_window, validate_urls
+from fn_pp_tap_functions.text import clean_html
 
 LOG = logging.getLogger(__name__)
+NOTE_LIMIT = 20_000
+REPORT_LIMIT = 5_000_000
+"""The forensics note and report show sandbox values (paths, registry values, file names an attacker chose):
+after autoescaping, control characters go and format characters become visible (:func:`.text.clean_html`)."""
 
 
 # ---------------------------------------------------------------------------------------------- enrichment
@@ -112,12 +117,13 @@ def get_forensics(client: TapClient, threat_ids: Any = None, campaign_ids: Any =
         forensics.compare(found, cases.artifacts(incident_id), (row_cells(r).get(forensics.COL_KEY) for r in rows))
         name = result["attachment"]["name"]
         if name not in {a.get("name") for a in cases.attachments(incident_id)}:
-            html = render_template("forensics_report.html.j2", result=result, generated=result["generated"])
+            html = clean_html(render_template("forensics_report.html.j2", result=result,
+                                              generated=result["generated"]), REPORT_LIMIT)
             added = cases.add_attachment(incident_id, name, html.encode("utf-8"), "text/html")
             result["attachment"] = {"name": name, "added": True,
                                     "id": added.get("id") if isinstance(added, Mapping) else None}
     forensics.mark_changed(result)
-    result["note_html"] = render_template("forensics_note.html.j2", result=result)
+    result["note_html"] = clean_html(render_template("forensics_note.html.j2", result=result), NOTE_LIMIT)
     return result
 
 

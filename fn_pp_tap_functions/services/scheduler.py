@@ -6,7 +6,8 @@ It does not ingest anything itself. It invokes the menu-item rule "Proofpoint TA
 workflow still apply. With several app instances each one schedules; the ingestion lease makes sure
 only one run works at a time and the others end at once as "busy".
 
-Set `ingest_interval_minutes` in app.config (0 = off). IBM's Scheduler app can do the same (see README).
+It is on by default (`ingest_interval_minutes` 5, `sync_interval_minutes` 60); 0 turns a job off, e.g. when
+IBM's Scheduler app runs the rules on the control incident instead (see README).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from fn_pp_tap_functions.errors import TapAppError
 from fn_pp_tap_functions.soar.cases import SoarCases
-from fn_pp_tap_functions.soar.control import ensure_control, utcnow
+from fn_pp_tap_functions.soar.control import ControlSetup, ensure_control, utcnow
 
 LOG = logging.getLogger(__name__)
 INGEST_RULE = "Proofpoint TAP: Ingest events"
@@ -37,8 +38,9 @@ class Scheduler:
     """Runs each job's rule on the control incident every `interval_s`, first after `initial_delay_s`."""
 
     def __init__(self, cases_factory: Callable[[], SoarCases], jobs: list[Job], *, initial_delay_s: float = 20.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, setup: ControlSetup | None = None) -> None:
         self.cases_factory = cases_factory
+        self.setup = setup
         self.jobs = jobs
         self.clock = clock
         start = clock() + initial_delay_s
@@ -54,10 +56,13 @@ class Scheduler:
             return
         try:
             cases = self.cases_factory()
-            control = ensure_control(cases, now=utcnow())
+            control = ensure_control(cases, now=utcnow(), setup=self.setup)
             rules = cases.rule_ids()
         except TapAppError as err:
-            LOG.warning("Proofpoint TAP scheduler: SOAR not ready (%s); trying again in a minute", err)
+            if getattr(err, "status", None) == 403:  # a missing permission: say so, not "not ready"
+                LOG.error("Proofpoint TAP scheduler: %s Trying again in a minute.", err)
+            else:
+                LOG.warning("Proofpoint TAP scheduler: SOAR not ready (%s); trying again in a minute", err)
             for job in due:
                 self.due[job.rule] = now + 60
             return
@@ -73,7 +78,8 @@ class Scheduler:
                 self.invocations += 1
                 LOG.info("Proofpoint TAP scheduler: started %r on incident %s", job.rule, control["id"])
             except TapAppError as err:
-                LOG.warning("Proofpoint TAP scheduler: could not start %r: %s", job.rule, err)
+                log = LOG.error if getattr(err, "status", None) == 403 else LOG.warning
+                log("Proofpoint TAP scheduler: could not start %r: %s", job.rule, err)
 
     def run_forever(self) -> None:
         while not self.stop_event.wait(1.0):

@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 from fn_pp_tap_functions.errors import InputError, TapBadRequestError, TapNotFoundError
 from fn_pp_tap_functions.tap import validation
-from fn_pp_tap_functions.tap.events import TapEvent, normalise_siem_response
+from fn_pp_tap_functions.tap.events import TapEvent
 from fn_pp_tap_functions.tap.pools import Pool
-from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
+from fn_pp_tap_functions.tap.siem_body import decode_siem_body, parse_siem_body
+from fn_pp_tap_functions.tap.timestamps import format_tap_time
 from fn_pp_tap_functions.tap.transport import Transport, TransportOptions
 from fn_pp_tap_functions.tap.windows import LOOKBACK_LIMIT, MAX_WINDOW, MIN_WINDOW, Window
 
@@ -65,20 +66,17 @@ class SiemEndpoint(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SiemResult:
-    """A SIEM answer with what produced it: the endpoint, the quota pool charged and the window."""
+    """A SIEM answer with what produced it: the endpoint, the quota pool charged, the window, its events
+    (normalised while the answer was read, its shape checked first: see :mod:`.siem_body`)."""
 
     endpoint: SiemEndpoint
     pool: Pool
     window: Window
-    payload: dict[str, Any]
+    normalised: tuple[TapEvent, ...]
+    query_end_time: datetime | None = None
 
-    @property
-    def query_end_time(self) -> datetime | None:
-        return parse_tap_time(self.payload.get("queryEndTime"))
-
-    def events(self, *, keep_raw: bool = False) -> list[TapEvent]:
-        """The payload's events, normalised (see :func:`normalise_siem_response`)."""
-        return normalise_siem_response(self.payload, keep_raw=keep_raw)[0]
+    def events(self) -> list[TapEvent]:
+        return list(self.normalised)
 
 
 WindowLike = Window | tuple[datetime, datetime] | str
@@ -129,20 +127,27 @@ class TapClient:
         *,
         threat_types: Iterable[str] | str | None = (),
         threat_statuses: Iterable[str] | str | None = (),
+        keep_raw: bool = False,
     ) -> SiemResult:
         """One SIEM request for ``window`` (30 s .. 1 h, ended, within the 7-day look-back).
 
         Always sends ``format=json`` (TAP defaults to syslog) and one ``threatType``/``threatStatus``
         parameter per value. Note TAP omits false positives unless ``falsePositive`` is asked for.
-        Use :func:`fn_pp_tap_functions.tap.windows.plan_windows` to cut longer spans.
+        Use :func:`fn_pp_tap_functions.tap.windows.plan_windows` to cut longer spans. An answer of the
+        wrong shape raises :class:`~fn_pp_tap_functions.errors.TapResponseError` naming the endpoint.
         """
         kind = SiemEndpoint.parse(endpoint)
         win = self._siem_window(window)
         params: list[tuple[str, str]] = [("interval", win.interval), ("format", "json")]
         params += [("threatType", t) for t in validation.validate_threat_types(threat_types)]
         params += [("threatStatus", s) for s in validation.validate_threat_statuses(threat_statuses)]
-        payload = self.transport.call("GET", kind.path, pool=kind.pool, params=params, empty_ok=True)
-        return SiemResult(kind, kind.pool, win, payload)
+        body = self.transport.call_bytes("GET", kind.path, pool=kind.pool, params=params)
+        text = decode_siem_body(body, endpoint=kind.path)
+        del body  # the bytes and the events are never held together (see siem_body)
+        events, query_end = parse_siem_body(text, endpoint=kind.path, keep_raw=keep_raw,
+                                            scrub=self.transport.scrubbed)
+        del text
+        return SiemResult(kind, kind.pool, win, tuple(events), query_end)
 
     def threat_summary(self, threat_id: str) -> dict[str, Any]:
         """``/v2/threat/summary/{threatId}`` (parse with ``ThreatSummary.from_api``)."""

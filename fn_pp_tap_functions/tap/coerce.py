@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 _EMPTY: tuple[str, ...] = ()
 _INTERN_MAX = 4096
@@ -151,19 +152,41 @@ def labels(value: object) -> tuple[str, ...]:
     return tuple(sys.intern(v.strip()) for v in texts(value)) or _EMPTY
 
 
-def names(value: object) -> tuple[str, ...]:
-    """Names from ``[{"id", "name"}, ...]`` (actors, families, brands) or from plain strings."""
+class Ref(NamedTuple):
+    """One ``{"id", "name"}`` entry of TAP's named lists (actors, families, malware, techniques, brands).
+
+    Both parts are kept: the name is what an analyst reads, the id is TAP's stable key for the same actor
+    or family across threats and campaigns (names get reworded, ids do not).
+    """
+
+    id: str | None
+    name: str | None
+
+
+def refs(value: object) -> tuple[Ref, ...]:
+    """:class:`Ref` entries from ``[{"id", "name"}, ...]``; plain strings become name-only entries.
+
+    Entries with neither an id nor a name are dropped; a lone object or string is read as a list of one.
+    """
+    if isinstance(value, Mapping | str):
+        value = [value]
     if not isinstance(value, list | tuple):
-        return texts(value)
-    out: list[str] = []
+        return ()
+    out: list[Ref] = []
     for item in value:
         if isinstance(item, Mapping):
-            name = text(lower_keys(item).get("name"))
+            low = lower_keys(item)
+            ref = Ref(text(low.get("id")), text(low.get("name")))
         else:
-            name = text(item)
-        if name is not None:
-            out.append(name)
-    return tuple(out) or _EMPTY
+            ref = Ref(None, text(item))
+        if ref.id is not None or ref.name is not None:
+            out.append(ref)
+    return tuple(out)
+
+
+def ref_names(values: tuple[Ref, ...]) -> list[str]:
+    """The names of :func:`refs` entries (an entry without a name shows its id), for output and display."""
+    return [v.name or v.id or "" for v in values]
 
 
 def mappings(value: object) -> list[Mapping[str, object]]:

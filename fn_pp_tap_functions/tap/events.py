@@ -6,6 +6,16 @@ a list; click events carry one threat inline as ``threatID``/``threatURL``/``cam
 ``recipient`` as text and classifications sometimes upper case. :class:`TapEvent` is the one shape the rest
 of the app works with.
 
+Every field Proofpoint documents for the four arrays is kept, typed (the list, with its sources, is in
+``tests/documented_fields.py`` and a test checks each survives): the envelope (``sender``, ``recipient``),
+the headers as TAP reads them (``headerFrom``, ``headerReplyTo``, ``headerTo``, ``headerCC`` verbatim, with
+friendly names; ``fromAddress[]``, ``replyToAddress[]``, ``toAddresses[]``, ``ccAddresses[]`` as bare
+addresses, a single string read as a list of one), ``subject``, ``xmailer``, the scores, ``cluster``
+(``clusterId`` in the documentation's example), ``policyRoutes[]``, ``modulesRun[]``, ``quarantineFolder``
+and ``quarantineRule`` (blocked messages), ``completelyRewritten`` (``true``/``false``/``"na"``, also as
+text: ``"na"`` - no URL threat to rewrite - becomes ``None``), ``messageParts[]`` and ``threatsInfoMap[]``.
+Which of them an analyst sees where is decided in :mod:`fn_pp_tap_functions.fields`.
+
 Decisions:
 
 * The raw event is not kept unless asked (``keep_raw=True``): 50,000 normalised events must fit well under
@@ -31,6 +41,7 @@ from datetime import datetime
 
 from fn_pp_tap_functions.errors import TapResponseError
 from fn_pp_tap_functions.tap import coerce
+from fn_pp_tap_functions.tap.coerce import Ref, ref_names
 from fn_pp_tap_functions.tap.timestamps import iso_or_none, parse_tap_time
 from fn_pp_tap_functions.tap.vocab import (
     EventType,
@@ -85,7 +96,7 @@ class ThreatInfo:
     threat_type: str | None
     campaign_id: str | None
     detection_type: str | None = None
-    actors: tuple[str, ...] = ()
+    actors: tuple[Ref, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -98,7 +109,7 @@ class ThreatInfo:
             "threat_type": self.threat_type,
             "campaign_id": self.campaign_id,
             "detection_type": self.detection_type,
-            "actors": list(self.actors),
+            "actors": ref_names(self.actors),
         }
 
 
@@ -107,8 +118,11 @@ class TapEvent:
     """A SIEM event of any of the four kinds, normalised.
 
     ``time`` is ``messageTime`` for messages and ``clickTime`` for clicks (UTC). Message-only fields are
-    ``None``/``()`` on clicks and vice versa. ``is_skeleton`` marks a retro-condemned delivered message that
-    TAP sends with QID null, sender empty and size 0. ``raw`` is only set with ``keep_raw=True``.
+    ``None``/``()`` on clicks and vice versa. Header fields are verbatim (attacker-chosen: render them with
+    :mod:`fn_pp_tap_functions.text`); ``header_*`` are whole header values with friendly names, the
+    ``*_addresses`` tuples the bare addresses TAP extracted from them. ``is_skeleton`` marks a retro-condemned
+    delivered message that TAP sends with QID null, sender empty and size 0. ``raw`` is only set with
+    ``keep_raw=True``.
     """
 
     key: str
@@ -122,6 +136,8 @@ class TapEvent:
     sender_ip: str | None
     header_from: str | None
     header_reply_to: str | None
+    header_to: str | None
+    header_cc: str | None
     recipients: tuple[str, ...]
     to_addresses: tuple[str, ...]
     cc_addresses: tuple[str, ...]
@@ -198,6 +214,8 @@ class TapEvent:
             "sender_ip": self.sender_ip,
             "header_from": self.header_from,
             "header_reply_to": self.header_reply_to,
+            "header_to": self.header_to,
+            "header_cc": self.header_cc,
             "recipients": list(self.recipients),
             "to_addresses": list(self.to_addresses),
             "cc_addresses": list(self.cc_addresses),
@@ -237,7 +255,7 @@ def _threat_from_map(entry: Mapping[str, object]) -> ThreatInfo:
         threat_type=normalise_threat_type(item.get("threattype")),
         campaign_id=coerce.text(item.get("campaignid")),
         detection_type=coerce.label(item.get("detectiontype")),
-        actors=coerce.names(item.get("actors")),
+        actors=coerce.refs(item.get("actors")),
     )
 
 
@@ -258,7 +276,7 @@ def _threat_from_click(item: Mapping[str, object]) -> ThreatInfo | None:
         threat_type=normalise_threat_type(item.get("threattype")) or ThreatType.URL.value,
         campaign_id=coerce.text(item.get("campaignid")),
         detection_type=coerce.label(item.get("detectiontype")),
-        actors=coerce.names(item.get("actors")),
+        actors=coerce.refs(item.get("actors")),
     )
 
 
@@ -333,6 +351,8 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
         time=time,
         header_from=coerce.text(item.get("headerfrom")),
         header_reply_to=coerce.text(item.get("headerreplyto")),
+        header_to=coerce.text(item.get("headerto")),
+        header_cc=coerce.text(item.get("headercc")),
         recipients=recipients,
         to_addresses=coerce.texts(item.get("toaddresses")),
         cc_addresses=coerce.texts(item.get("ccaddresses")),
@@ -358,25 +378,56 @@ def normalise_event(obj: Mapping[str, object], event_type: EventType | str, *, k
     )
 
 
+class SiemShapeError(ValueError):
+    """A SIEM answer of the wrong shape; the message says where and what was found."""
+
+
+def json_kind(value: object) -> str:
+    """How a JSON value is named in messages ("an object", "a list", "null", ...)."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def siem_item(obj: object, kind: str, index: int, *, keep_raw: bool = False) -> TapEvent:
+    """Item ``index`` of SIEM array ``kind``, normalised; :class:`SiemShapeError` when it is not an event."""
+    if not isinstance(obj, Mapping):
+        raise SiemShapeError(f"{kind}[{index}] is {json_kind(obj)}, not an event object")
+    try:
+        return normalise_event(obj, kind, keep_raw=keep_raw)
+    except Exception as err:  # a value of a type no event field can hold
+        raise SiemShapeError(f"{kind}[{index}] cannot be read ({type(err).__name__})") from None
+
+
 def normalise_siem_response(
-    payload: Mapping[str, object] | None, *, keep_raw: bool = False
+    payload: Mapping[str, object] | None, *, keep_raw: bool = False, endpoint: str = "SIEM"
 ) -> tuple[list[TapEvent], datetime | None]:
-    """All events of a SIEM response, and its ``queryEndTime`` (``None`` if absent or unparseable).
+    """All events of a SIEM response (already parsed), and its ``queryEndTime`` (``None`` if absent or
+    unparseable). The client reads answers with :func:`~.siem_body.parse_siem_body` instead, which applies
+    the same rules while decoding (and needs far less memory).
 
     Tolerates missing arrays, ``null`` arrays, array names in other cases or with separators
-    (``messagesdelivered``, ``clicks_permitted``) and unknown keys (logged at debug). Items that are not
-    objects, or that fail to normalise, are skipped and logged with their array and position only (never
-    their content). Events come back grouped by array in TAP's order; no de-duplication happens here.
-    Raises :class:`TapResponseError` when ``payload`` is not a JSON object.
+    (``messagesdelivered``, ``clicks_permitted``) and unknown keys (logged at debug): TAP sends them in empty
+    answers. Refuses the wrong SHAPE with :class:`TapResponseError` naming ``endpoint`` and what was found: a
+    payload that is not an object, an event array that is not a list, an item that is not an object or that
+    cannot be read. Skipping them would lose events silently while the cursor moves past them. Events come
+    back grouped by array in TAP's order; no de-duplication happens here.
     """
     if payload is None:
         return [], None
     if not isinstance(payload, Mapping):
         raise TapResponseError(
-            f"Proofpoint TAP returned a SIEM response that is not a JSON object ({type(payload).__name__})."
+            f"Proofpoint TAP returned a SIEM response that is not a JSON object ({type(payload).__name__}).",
+            endpoint=endpoint,
         )
     events: list[TapEvent] = []
     query_end: datetime | None = None
+
+    def wrong(what: str) -> TapResponseError:
+        return TapResponseError(f"Proofpoint TAP answered {endpoint} with an answer of the wrong shape: {what}. "
+                                "Nothing of this window was used; the next run reads it again.", endpoint=endpoint)
+
     for name, value in payload.items():
         if not isinstance(name, str):
             continue
@@ -390,14 +441,9 @@ def normalise_siem_response(
         if value is None:
             continue
         if not isinstance(value, list):
-            LOG.warning("SIEM response array %s is a %s, not a list; ignored", kind.value, type(value).__name__)
-            continue
-        for index, obj in enumerate(value):
-            if not isinstance(obj, Mapping):
-                LOG.warning("Skipping %s[%d]: not a JSON object", kind.value, index)
-                continue
-            try:
-                events.append(normalise_event(obj, kind, keep_raw=keep_raw))
-            except Exception as err:  # one broken event must not lose the rest of the window
-                LOG.warning("Skipping %s[%d]: cannot normalise (%s)", kind.value, index, type(err).__name__)
+            raise wrong(f"the {kind.value} array is {json_kind(value)}, not a list")
+        try:
+            events.extend(siem_item(obj, kind.value, index, keep_raw=keep_raw) for index, obj in enumerate(value))
+        except SiemShapeError as err:
+            raise wrong(str(err)) from None
     return events, query_end

@@ -1,44 +1,30 @@
 """Forensics API payloads (``/v2/forensics``), normalised into reports and evidence items.
 
-Evidence ``what`` objects differ per evidence type (url, dns, file, registry, ...); they are kept as
-JSON-safe dicts rather than modelled field by field, except ``blacklisted``, which TAP sends as a boolean or
-as 0/1 and is always a boolean here. ``time`` is always 0 in TAP's answers and is dropped.
+Every documented field is kept: a report's ``scope``, ``id``, ``name``, ``type`` and ``threatStatus``; an
+evidence item's ``type``, ``display``, ``engine``, ``malicious``, ``note``, ``time`` (documented as always 0,
+kept as TAP sends it), ``platforms[]`` (``name``, ``os``, ``version``) and its ``what``, typed per evidence type
+(:class:`~fn_pp_tap_functions.tap.evidence.EvidenceWhat`; ``blacklisted`` as a boolean whether TAP sent a
+boolean or 0/1).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from fn_pp_tap_functions.errors import TapResponseError
 from fn_pp_tap_functions.tap import coerce
+from fn_pp_tap_functions.tap.evidence import EvidenceWhat, json_safe
 from fn_pp_tap_functions.tap.timestamps import iso_or_none, parse_tap_time
 from fn_pp_tap_functions.tap.vocab import normalise_status
 
-_MAX_DEPTH = 20
 
-
-def _json_safe(value: object, depth: int = 0) -> object:
-    """Copy of a JSON value with non-finite floats and over-deep nesting replaced by ``None``."""
-    if depth > _MAX_DEPTH:
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v, depth + 1) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
-
-
-def _what(value: object) -> dict[str, object]:
+def _raw_what(value: object) -> dict[str, object]:
+    """``what`` as TAP sent it (JSON-safe, ``blacklisted`` a boolean): the identity of an evidence item."""
     if not isinstance(value, Mapping):
         return {}
-    out = _json_safe(value)
+    out = json_safe(value)
     assert isinstance(out, dict)
     for key in list(out):
         if key.lower() == "blacklisted":
@@ -48,6 +34,8 @@ def _what(value: object) -> dict[str, object]:
 
 @dataclass(frozen=True, slots=True)
 class Platform:
+    """A sandbox platform the evidence was seen on (``name`` e.g. ``Win10``, ``os`` ``win``, ``version``)."""
+
     name: str | None
     os: str | None
     version: str | None
@@ -55,18 +43,30 @@ class Platform:
     def to_dict(self) -> dict[str, str | None]:
         return {"name": self.name, "os": self.os, "version": self.version}
 
+    def label(self) -> str:
+        """``Win10 (win, win10)``: the name, with the OS and version when they add something."""
+        base = self.name or self.os or self.version or "?"
+        extra = [v for v in dict.fromkeys((self.os, self.version)) if v and v != base]
+        return f"{base} ({', '.join(extra)})" if extra else base
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One forensic observation (``forensics[]`` of a report)."""
+    """One forensic observation (``forensics[]`` of a report).
+
+    ``what`` is typed; ``raw_what`` keeps TAP's object as it came (JSON-safe) because :meth:`identity` - what
+    makes an evidence item the same item across runs, e.g. a forensics table row's key - is computed on it.
+    """
 
     type: str | None
     display: str | None
     engine: str | None
     malicious: bool | None
     note: str | None
-    what: dict[str, object] = field(hash=False)
+    what: EvidenceWhat = field(default_factory=EvidenceWhat)
     platforms: tuple[Platform, ...] = ()
+    time: int | None = None
+    raw_what: dict[str, object] = field(default_factory=dict, hash=False, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, payload: Mapping[str, object]) -> Evidence:
@@ -83,27 +83,27 @@ class Evidence:
             engine=coerce.label(item.get("engine")),
             malicious=coerce.boolean(item.get("malicious")),
             note=coerce.text(item.get("note")),
-            what=_what(item.get("what")),
+            what=EvidenceWhat.from_api(item.get("what")),
             platforms=tuple(platforms),
+            time=coerce.integer(item.get("time")),
+            raw_what=_raw_what(item.get("what")),
         )
 
     @property
     def blacklisted(self) -> bool | None:
-        for key, value in self.what.items():
-            if key.lower() == "blacklisted":
-                return value if isinstance(value, bool) else None
-        return None
+        return self.what.blacklisted
+
+    def identity(self) -> dict[str, object]:
+        """What identifies this evidence item: every field but ``time``, with ``what`` as TAP sent it."""
+        return self._fields(self.raw_what)
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "type": self.type,
-            "display": self.display,
-            "engine": self.engine,
-            "malicious": self.malicious,
-            "note": self.note,
-            "what": self.what,
-            "platforms": [p.to_dict() for p in self.platforms],
-        }
+        """JSON-safe form: ``what`` typed, by TAP's keys (see :meth:`EvidenceWhat.to_dict`), and ``time``."""
+        return {**self._fields(self.what.to_dict()), "time": self.time}
+
+    def _fields(self, what: dict[str, object]) -> dict[str, object]:
+        return {"type": self.type, "display": self.display, "engine": self.engine, "malicious": self.malicious,
+                "note": self.note, "what": what, "platforms": [p.to_dict() for p in self.platforms]}
 
 
 @dataclass(frozen=True, slots=True)

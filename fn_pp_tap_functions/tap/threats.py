@@ -4,7 +4,11 @@
 -> ``verticallyTargeted``, ``geographies`` -> ``geoTargeted``); both are read. Statuses and threat types are
 put in one spelling (see :mod:`fn_pp_tap_functions.tap.vocab`) because the app compares them to close
 incidents on ``cleared``/``falsePositive``. Named lists (actors, families, malware, techniques, brands)
-become tuples of names. ``to_dict()`` gives JSON-safe output (ISO-8601 strings) for function results.
+are ``{"id", "name"}`` objects in TAP's answers and become tuples of :class:`~.coerce.Ref` (both kept).
+
+``to_dict()`` gives JSON-safe output (ISO-8601 strings) for function results: the named lists as names,
+which is what notes, fields and scripts show, and their TAP ids under ``named_ids`` (``{"actors": [...], ...}``,
+in the same order) for a playbook that wants to match an actor or family across threats.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import datetime
 
 from fn_pp_tap_functions.errors import TapResponseError
 from fn_pp_tap_functions.tap import coerce
+from fn_pp_tap_functions.tap.coerce import Ref, ref_names
 from fn_pp_tap_functions.tap.timestamps import iso_or_none, parse_tap_time
 from fn_pp_tap_functions.tap.vocab import (
     ThreatStatus,
@@ -28,6 +33,18 @@ def _object(payload: object, what: str) -> dict[str, object]:
     if not isinstance(payload, Mapping):
         raise TapResponseError(f"Proofpoint TAP returned a {what} that is not a JSON object.")
     return coerce.lower_keys(payload)
+
+
+NAMED_LISTS: tuple[str, ...] = ("actors", "families", "malware", "techniques", "brands")
+"""The named lists a threat summary and a campaign share, by their attribute (= TAP key) names."""
+
+
+def _named_output(item: object) -> dict[str, object]:
+    """The named lists as names, plus their ids under ``named_ids`` (see the module docstring)."""
+    lists: dict[str, tuple[Ref, ...]] = {name: getattr(item, name) for name in NAMED_LISTS}
+    out: dict[str, object] = {name: ref_names(values) for name, values in lists.items()}
+    out["named_ids"] = {name: [v.id for v in values] for name, values in lists.items()}
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +63,11 @@ class ThreatSummary:
     notable: bool | None
     vertically_targeted: bool | None
     geo_targeted: bool | None
-    actors: tuple[str, ...]
-    families: tuple[str, ...]
-    malware: tuple[str, ...]
-    techniques: tuple[str, ...]
-    brands: tuple[str, ...]
+    actors: tuple[Ref, ...]
+    families: tuple[Ref, ...]
+    malware: tuple[Ref, ...]
+    techniques: tuple[Ref, ...]
+    brands: tuple[Ref, ...]
 
     @classmethod
     def from_api(cls, payload: Mapping[str, object]) -> ThreatSummary:
@@ -68,11 +85,11 @@ class ThreatSummary:
             notable=coerce.boolean(item.get("notable")),
             vertically_targeted=coerce.boolean(coerce.pick(item, "verticallytargeted", "verticals")),
             geo_targeted=coerce.boolean(coerce.pick(item, "geotargeted", "geographies")),
-            actors=coerce.names(item.get("actors")),
-            families=coerce.names(item.get("families")),
-            malware=coerce.names(item.get("malware")),
-            techniques=coerce.names(item.get("techniques")),
-            brands=coerce.names(item.get("brands")),
+            actors=coerce.refs(item.get("actors")),
+            families=coerce.refs(item.get("families")),
+            malware=coerce.refs(item.get("malware")),
+            techniques=coerce.refs(item.get("techniques")),
+            brands=coerce.refs(item.get("brands")),
         )
 
     @property
@@ -97,17 +114,18 @@ class ThreatSummary:
             "notable": self.notable,
             "vertically_targeted": self.vertically_targeted,
             "geo_targeted": self.geo_targeted,
-            "actors": list(self.actors),
-            "families": list(self.families),
-            "malware": list(self.malware),
-            "techniques": list(self.techniques),
-            "brands": list(self.brands),
+            **_named_output(self),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class CampaignMember:
-    """One threat of a campaign (``campaignMembers[]``); ``threat_id`` is the member's ``id``."""
+    """One threat of a campaign (``campaignMembers[]``); ``threat_id`` is the member's ``id``.
+
+    ``threat`` is the member's ``threat`` (the URL, hash or address), or its ``name`` where an answer calls it
+    so (Proofpoint's own Python client reads ``name``); ``sub_type`` is TAP's ``subType`` (e.g.
+    ``COMPROMISED_WEBSITE``).
+    """
 
     threat_id: str | None
     threat: str | None
@@ -121,7 +139,7 @@ class CampaignMember:
         item = coerce.lower_keys(payload)
         return cls(
             threat_id=coerce.text(coerce.pick(item, "id", "threatid")),
-            threat=coerce.text(item.get("threat")),
+            threat=coerce.text(coerce.pick(item, "threat", "name")),
             status=normalise_status(coerce.pick(item, "threatstatus", "status")),
             type=normalise_threat_type(item.get("type")),
             sub_type=coerce.label(item.get("subtype")),
@@ -148,11 +166,11 @@ class Campaign:
     description: str | None
     start_date: datetime | None
     notable: bool | None
-    actors: tuple[str, ...]
-    families: tuple[str, ...]
-    malware: tuple[str, ...]
-    techniques: tuple[str, ...]
-    brands: tuple[str, ...]
+    actors: tuple[Ref, ...]
+    families: tuple[Ref, ...]
+    malware: tuple[Ref, ...]
+    techniques: tuple[Ref, ...]
+    brands: tuple[Ref, ...]
     members: tuple[CampaignMember, ...]
 
     @classmethod
@@ -164,11 +182,11 @@ class Campaign:
             description=coerce.text(item.get("description")),
             start_date=parse_tap_time(item.get("startdate")),
             notable=coerce.boolean(item.get("notable")),
-            actors=coerce.names(item.get("actors")),
-            families=coerce.names(item.get("families")),
-            malware=coerce.names(item.get("malware")),
-            techniques=coerce.names(item.get("techniques")),
-            brands=coerce.names(item.get("brands")),
+            actors=coerce.refs(item.get("actors")),
+            families=coerce.refs(item.get("families")),
+            malware=coerce.refs(item.get("malware")),
+            techniques=coerce.refs(item.get("techniques")),
+            brands=coerce.refs(item.get("brands")),
             members=tuple(CampaignMember.from_api(m) for m in coerce.mappings(item.get("campaignmembers"))),
         )
 
@@ -187,11 +205,7 @@ class Campaign:
             "description": self.description,
             "start_date": iso_or_none(self.start_date),
             "notable": self.notable,
-            "actors": list(self.actors),
-            "families": list(self.families),
-            "malware": list(self.malware),
-            "techniques": list(self.techniques),
-            "brands": list(self.brands),
+            **_named_output(self),
             "members": [m.to_dict() for m in self.members],
             "counts_by_status": self.counts_by_status(),
         }

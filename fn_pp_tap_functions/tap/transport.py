@@ -187,6 +187,24 @@ class Transport:
         response = self._request(method, path, pool=pool, params=params, json_body=json_body, not_found=not_found)
         return self._json_object(response, endpoint or path, empty_ok=empty_ok)
 
+    def call_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        pool: Pool,
+        params: list[tuple[str, str]] | None = None,
+        not_found: NotFound | None = None,
+    ) -> bytes:
+        """One TAP call whose body the caller parses itself (SIEM answers, read event by event so that a
+        50,000-event answer is never held as Python objects whole); errors as :meth:`call`. Empty: ``b""``."""
+        response = self._request(method, path, pool=pool, params=params, not_found=not_found)
+        return b"" if response.status_code == 204 else (response.content or b"")
+
+    def scrubbed(self, text: str) -> str:
+        """``text`` with this transport's credentials removed (for quoting a TAP answer in a message)."""
+        return self._scrub(text)
+
     def _count(self, pool: Pool) -> None:
         with self._lock:
             self.calls[pool.value] = self.calls.get(pool.value, 0) + 1

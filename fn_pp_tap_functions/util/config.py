@@ -32,27 +32,59 @@ retries = 3
 
 # ---- Ingestion (the function pp_tap_ingest_events). The SOC's decisions (filters, grouping,
 # template, owners) are in the workflow "Proofpoint TAP: Ingest events"; these are operating limits.
-# Built-in scheduler: run "Proofpoint TAP: Ingest events" on the control incident every N minutes
-# (0 = off, e.g. when IBM's Scheduler app runs it instead). Every run costs at least one SIEM call per
-# quota pool: 5 minutes is a good interval; siem_daily_budget below stops runs that would overspend.
-ingest_interval_minutes = 0
+# Built-in scheduler: every N minutes it runs the rule "Proofpoint TAP: Ingest events" on the control
+# incident (a run costs at least one SIEM call per quota pool; siem_daily_budget below stops runs that would
+# overspend). 0 = off: set both intervals to 0 when IBM's Scheduler app runs the rules instead.
+ingest_interval_minutes = 5
 # Built-in scheduler: run "Proofpoint TAP: Sync threat status" (the false-positive sweep) every N minutes
-# (0 = off). It costs one Threat API call per distinct threat of the open TAP incidents.
-sync_interval_minutes = 0
+# (0 = off). It asks TAP's Threat API only about incidents that are due: one whose threats TAP last reported
+# (a SIEM event or a Threat API answer) longer ago than the incident's age since its last activity (at least
+# sync_min_recheck_minutes, at most sync_recheck_hours: every open incident at least once a day), and the
+# incidents this app closed in the last sync_closed_days days.
+sync_interval_minutes = 60
+#sync_recheck_hours = 24
+#sync_min_recheck_minutes = 60
+#sync_closed_days = 30
 # Seconds after start-up before the scheduler's first run (default 20).
 #scheduler_initial_delay_seconds = 20
+# Owner of the control incident the app creates at start (a SOAR user's e-mail or a group's name), so that
+# it is easy to keep out of analysts' queues (its incident type is "Proofpoint TAP control"). Empty: unassigned.
+#control_owner = soar-automation@example.com
+# true: the app leaves the incident layout alone (no "Proofpoint TAP" tab is added or completed at start).
+#ui_lock = false
 # At most this many SIEM windows (of up to 1 hour) per run, so a catch-up after an outage is spread
 # over several runs.
 ingest_max_windows_per_run = 24
-# Each run re-reads this many minutes before its cursor: TAP indexes some events up to ~30 minutes late.
+# TAP indexes some events up to ~30 minutes late. Every run's FRESH pass reads what is new since the last
+# run and writes at once what an analyst must see (new incidents, a first click, a status or classification
+# change); the SETTLE pass reads each span once more when it is this many minutes old and writes the rest.
 ingest_overlap_minutes = 30
-# A run holds the control incident's lease this long (renewed after every window).
+# The settle pass runs once its span is this long: the bookkeeping lag (further recipients, counts, rows,
+# artifacts, last seen and their one note reach SOAR within overlap + this + one run interval). Longer means
+# fewer SOAR calls (each incident is written once per settle pass), never more TAP reads.
+#ingest_settle_minutes = 60
+# false: no fresh pass; every event is read from TAP once, and new threats reach SOAR after the overlap.
+#ingest_fresh_pass = true
+# Rows each incident gets in its "Proofpoint TAP events" table over all runs (clicks first); each row is one
+# SOAR call, and every event is still counted in the incident's fields.
+#ingest_rows_per_incident = 5
+# A run holds the control incident's lease this long; a write is started only while the lease outlives the
+# SOAR timeout (three times soar_timeout_seconds, at most a third of the lease), else it is renewed first.
 ingest_lease_minutes = 15
+# Seconds to wait for one SOAR answer before the run stops (the next run finishes its writes).
+#soar_timeout_seconds = 120
+# Runs that changed nothing add no row to the run log: they are counted on the control incident and
+# summarised in one row this many hours after the first of them.
+#run_log_quiet_hours = 24
 # SIEM calls this app may make per 24 hours in each TAP quota pool (TAP allows 1,800; keep room for
 # other tools and analysts using the same credentials).
 siem_daily_budget = 1500
 # An incident template file (JSON) used when the workflow's pp_tap_incident_template input is blank.
 #incident_template_path = /etc/rescircuits/pp_tap_incident_template.json
+# Update and close templates (JSON with name, description; see the README) used when the workflows' inputs
+# are blank; without them, the incident template re-renders name and description on every update and close.
+#update_template_path = /etc/rescircuits/pp_tap_update_template.json
+#close_template_path = /etc/rescircuits/pp_tap_close_template.json
 
 # A second TAP tenant (for example a subsidiary): add a section named fn_pp_tap_functions:<profile>
 # with the same settings; a function uses it when its "pp_tap_profile" input is <profile>.

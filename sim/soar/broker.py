@@ -1,5 +1,5 @@
-"""STOMP 1.2 over TLS: the message broker SOAR runs (ActiveMQ) as far as apps see it. Frames are read
-and written by :mod:`sim.soar.stomp`; :mod:`sim.soar.dispatch` puts invocations on the destinations.
+"""STOMP 1.2 over TLS: the message broker SOAR runs (ActiveMQ Classic) as far as apps see it. Frames are
+read and written by :mod:`sim.soar.stomp`; :mod:`sim.soar.dispatch` puts invocations on the destinations.
 
 Protocol as the runtime (stomp.py 8.2, ``resilient_circuits.stomp_component``) speaks it:
 
@@ -7,12 +7,33 @@ Protocol as the runtime (stomp.py 8.2, ``resilient_circuits.stomp_component``) s
   ``passcode`` = secret; a wrong key answers ``ERROR`` and closes. ``CONNECTED`` carries
   ``version:1.2`` and the negotiated ``heart-beat``: for the runtime's ``0,15000`` the broker answers
   ``15000,0`` and sends an EOL at least every 15 s. EOLs from the client are tolerated anywhere.
+* Every ``CONNECT`` is answered at once. The TLS listener issues no TLS 1.3 session tickets
+  (:meth:`sim.soar.certs.CertFiles.broker_context`), because of a race in the client: stomp.py's
+  ``Transport.start`` starts its receiver thread, which sits in ``SSLSocket.recv``, and only then does the
+  caller's thread ``sendall`` the ``CONNECT`` frame, so two threads use one OpenSSL connection at once
+  (OpenSSL forbids it). A TLS 1.3 server sends its NewSessionTicket right after the handshake; when the
+  receiver thread reads it while the other thread writes, the ``CONNECT`` record is lost in the client's
+  TLS layer, the broker never receives a byte of it, and the runtime waits out its 60 s ``stomp_timeout``
+  and reconnects. Measured on this emulator: with stomp.py alone 1 connection in about 100 never got its
+  ``CONNECTED`` (the broker saw the handshake and then nothing), none in 800 without tickets; with the
+  runtime, 1 start in 6 (1 in 3 on a quieter machine). stomp.py builds a new ``SSLContext`` for every
+  connection attempt, so it never resumes a session and a ticket has no use to it: leaving them out
+  changes nothing else a client can observe.
 * ``SUBSCRIBE`` to ``actions.{org_id}.{destination}`` with ``ack: client-individual`` (the only ack mode
   SOAR's destinations are used with; others are refused) and ``activemq.prefetchSize`` (honoured: no
   more unacknowledged messages than that per subscription). Subscribing to a destination that does not
   exist, or whose ``api_keys`` do not list this key, answers ``ERROR`` "User ... is not authorized to
   read from queue://..." (the phrase ``resilient-circuits selftest`` looks for) and closes; the app must
   be given access to the destination, which ``resilient-circuits customize`` does after an import.
+* A ``SUBSCRIBE`` whose ``id`` is already in use on the connection is accepted as ActiveMQ Classic does
+  (``activemq-stomp``, ``ProtocolConverter.onStompSubscribe``: no check on the id; every SUBSCRIBE gets a
+  new consumer, and the id is mapped to the newest): the connection then has two consumers on the
+  destination, both delivering with ``subscription: <id>``, until it closes. ``UNSUBSCRIBE`` with the id
+  removes the newest; the older one stays, and a second ``UNSUBSCRIBE`` with that id answers "No
+  subscription matched." (``onStompUnsubscribe``). The runtime sends such a second SUBSCRIBE when its
+  first connection failed: on the reconnect both its start-up handler (``load_all_success``, which waited
+  for ``Connected``) and ``Connect_success`` (``subscribe_to_all``) subscribe. ActiveMQ Artemis would
+  refuse it ("There already is a subscription for: <id>"), but SOAR's broker is Classic.
 * Each invocation goes to ONE subscriber, round-robin over the subscriptions that have room.
   Unacknowledged messages of a connection that goes away are redelivered (``redelivered: true``).
   ``NACK`` redelivers; after 6 deliveries the invocation fails.
@@ -74,7 +95,8 @@ class Connection:
         self.session = f"ID:soar-emulator-{uuid.uuid4().hex[:12]}"
         self.connected = False
         self.login: str | None = None
-        self.subs: dict[str, Subscription] = {}
+        self.subs: dict[str, Subscription] = {}  # id -> the newest subscription with it
+        self.consumers: list[Subscription] = []  # every live subscription (older ones of an id too)
         self.heartbeat_out_ms = 0
         self.closed = False
         self.closing = False
@@ -199,7 +221,7 @@ class Broker:
 
     def __init__(self, *, ssl_context: Any, host: str, port: int, org_id: int,
                  authenticate: Callable[[str | None, str | None], bool],
-                 authorize_read: Callable[[str], bool],
+                 authorize_read: Callable[[str, str | None], bool],
                  on_reply: Callable[[dict[str, str], bytes], None]) -> None:
         self.ssl_context = ssl_context
         self.host = host
@@ -311,7 +333,7 @@ class Broker:
             self.subscribe_log.append({"destination": dest, "id": sub_id, "ack": ack, "login": conn.login,
                                        "headers": dict(h), "time": time.time()})
             prefix = f"actions.{self.org_id}."
-            if not queue.startswith(prefix) or not self.authorize_read(queue[len(prefix):]):
+            if not queue.startswith(prefix) or not self.authorize_read(queue[len(prefix):], conn.login):
                 text = f"User {conn.login} is not authorized to read from queue://{queue}"
                 conn.error(text, text, receipt=receipt)
                 return
@@ -319,29 +341,29 @@ class Broker:
                 conn.error(f"ack mode '{ack}' is not supported for queue://{queue}: use client-individual",
                            receipt=receipt)
                 return
-            if sub_id in conn.subs:
-                conn.error(f"Duplicate subscription id '{sub_id}'", receipt=receipt)
-                return
             try:
                 prefetch = int(h.get("activemq.prefetchSize", "1000"))
             except ValueError:
                 prefetch = 1000
             sub = Subscription(conn, sub_id, queue, max(prefetch, 1))
-            conn.subs[sub_id] = sub
+            conn.subs[sub_id] = sub  # a reused id now names this one; the older consumer keeps delivering
+            conn.consumers.append(sub)
             self.subscriptions.setdefault(queue, []).append(sub)
             self._receipt(conn, receipt)
             self._pump(queue)
         elif cmd == "UNSUBSCRIBE":
             gone = conn.subs.pop(h.get("id", ""), None)
             if gone is None:
-                conn.error(f"No subscription '{h.get('id')}'", receipt=receipt)
+                conn.error("No subscription matched.", f"no subscription with id '{h.get('id')}'",
+                           receipt=receipt)
                 return
+            conn.consumers.remove(gone)
             self._remove_subscription(gone)
             self._receipt(conn, receipt)
         elif cmd in ("ACK", "NACK"):
             ack_id = h.get("id")
             found = None
-            for sub in conn.subs.values():
+            for sub in conn.consumers:
                 if ack_id in sub.unacked:
                     found = (sub, sub.unacked.pop(ack_id))
                     break
@@ -385,8 +407,9 @@ class Broker:
 
     def drop_connection(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        for sub in list(conn.subs.values()):
+        for sub in list(conn.consumers):
             self._remove_subscription(sub)
+        conn.consumers.clear()
         conn.subs.clear()
 
     def _requeue(self, msg: Message, front: bool) -> None:

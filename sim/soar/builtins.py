@@ -72,6 +72,9 @@ FIELD_TYPE_IDS = {0: "incident", 1: "task", 2: "note", 3: "milestone", 4: "artif
                   6: "actioninvocation", 11: "__function"}
 # Object types by id, as a rule or workflow names its object in the ids format.
 OBJECT_TYPE_IDS = {"incident": 0, "task": 1, "note": 2, "milestone": 3, "artifact": 4, "attachment": 5}
+# The type the org's UI layouts belong to: SOAR does not publish its id, so this is the emulator's own
+# choice (not 8, the summary layout's type, so that a client must read it from GET /types).
+ORGANIZATION_TYPE_ID = 7
 
 _OPS_TEXT = ["equals", "not_equals", "contains", "not_contains", "changed", "changed_to", "not_changed_to",
              "has_a_value", "not_has_a_value"]

@@ -182,7 +182,7 @@ def to_internal(field: dict, value: Any, where: str, principals: Principals) -> 
             raise bad_request(f"field '{where}': {exc}") from None
         if input_type == "text" and isinstance(value, dict):
             raise bad_request(f"field '{where}' is plain text: expected a string")
-        return content
+        return content or None  # an empty text is stored as no value (null), as SOAR shows a cleared field
     raise bad_request(f"field '{where}' has an input type ({input_type}) the emulator cannot write")
 
 

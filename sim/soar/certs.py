@@ -26,6 +26,14 @@ class CertFiles:
         ctx.load_cert_chain(self.cert_path, self.key_path)
         return ctx
 
+    def broker_context(self) -> ssl.SSLContext:
+        """The STOMP listener's context: as :meth:`server_context`, but it issues no TLS 1.3 session
+        tickets, so that the client has no post-handshake record to read while it writes ``CONNECT``
+        (why that matters: :mod:`sim.soar.broker`)."""
+        ctx = self.server_context()
+        ctx.num_tickets = 0
+        return ctx
+
 
 def generate(directory: str, host: str = "127.0.0.1") -> CertFiles:
     """Write ``soar-emulator-ca.pem``, ``soar-emulator-cert.pem`` and ``soar-emulator-key.pem`` into

@@ -9,16 +9,19 @@ know one kind of document, and one part that acts on them:
   scripts — what imports register;
 * ``incidents`` (:mod:`sim.soar.incidents`) and ``notes``, ``artifacts``, ``attachments``, ``rows``
   (:mod:`sim.soar.children`): the documents of incidents;
-* ``automation`` (:mod:`sim.soar.automation`): rules, workflow instances, the effects of scripts.
+* ``automation`` (:mod:`sim.soar.automation`): rules, workflow instances, the effects of scripts;
+* ``layouts`` (:mod:`sim.soar.layouts`): the UI layouts (the incident page's tabs, the summary panel).
 
 The document parts never fire a rule. A write here is a document write, then the changes it answers
-with handed to automation, which evaluates the automatic rules (before the REST call returns) and runs
-what they start. Reads of the registry and the org go to those parts directly; they have no side effects.
+with handed to automation, which queues the automatic rules (evaluated after the REST call has answered,
+as in SOAR) and runs what they start. Reads of the registry and the org go to those parts directly; they
+have no side effects.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from sim.soar import builtins
@@ -28,6 +31,7 @@ from sim.soar.children import Artifacts, Attachments, Notes, Rows
 from sim.soar.documents import Doc, Ref
 from sim.soar.errors import SoarError, bad_request
 from sim.soar.incidents import Incidents
+from sim.soar.layouts import Layouts
 from sim.soar.org import Org
 from sim.soar.registry import Registry
 from sim.soar.store import Store
@@ -38,17 +42,18 @@ class Soar:
 
     def __init__(self, store: Store, *, org_name: str = builtins.DEFAULT_ORG_NAME, principals: dict | None = None,
                  api_key_id: str | None = None, api_key_secret: str | None = None,
-                 workers: int = 16) -> None:
+                 app_permissions: Iterable[str] | str | None = None, workers: int = 16) -> None:
         self.store = store
         self.lock = threading.RLock()
         self.org = Org(store, org_name=org_name, principals=principals, api_key_id=api_key_id,
-                       api_key_secret=api_key_secret)
+                       api_key_secret=api_key_secret, app_permissions=app_permissions)
         self.registry = Registry(store, self.lock, self.org)
         self.notes = Notes(store, self.lock, self.org, self.registry)
         self.artifacts = Artifacts(store, self.lock, self.org, self.registry)
         self.attachments = Attachments(store, self.lock, self.org, self.registry)
         self.rows = Rows(store, self.lock, self.org, self.registry)
         self.incidents = Incidents(store, self.lock, self.org, self.registry, self.notes, self.artifacts)
+        self.layouts = Layouts(store, self.lock, self.registry)
         self.automation = Automation(store=store, lock=self.lock, org=self.org, registry=self.registry,
                                      incidents=self.incidents, artifacts=self.artifacts, rows=self.rows,
                                      workers=workers)

@@ -1,11 +1,12 @@
 """Test-side API of the SOAR emulator.
 
 * :class:`SoarEmulator` — the emulator in-process: ``start()``, ``stop()``, ``write_app_config(path,
-  extra_sections="")``, ``base_url``, ``org_name``, ``org_id``, ``api_key_id``, ``api_key_secret``,
-  ``stomp_port``, ``cafile``, ``client()``, ``invoke_function(name, inputs)``, ``import_export(export)``,
-  ``add_fault(...)``.
+  extra_sections="", admin=False)``, ``base_url``, ``org_name``, ``org_id``, ``api_key_id``,
+  ``api_key_secret`` (the app's key), ``admin_key_id``, ``admin_key_secret``, ``stomp_port``, ``cafile``,
+  ``client()`` (administrator's key), ``app_client()`` (app's key), ``refusals()``,
+  ``invoke_function(name, inputs)``, ``import_export(export)``, ``add_fault(...)``, ``layouts_kept()``.
 * :class:`EmulatorClient` — a small ``requests`` client (CA-verified, Basic auth) with paths relative to
-  ``/rest/orgs/{org_id}`` and helpers such as ``wait_for_workflows``.
+  ``/rest/orgs/{org_id}`` and helpers such as ``wait_for_workflows`` and ``incident_layout``.
 * :func:`start_emulator_process` — ``python -m sim.soar`` as a subprocess; returns ``(Popen, base_url)``.
 * :func:`start_runtime` — the UNMODIFIED ``resilient-circuits`` as a subprocess with its own
   ``APP_CONFIG_FILE`` and ``APP_LOCK_FILE``.
@@ -14,11 +15,14 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
+import copy
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -121,17 +125,47 @@ class EmulatorClient:
         """Calls per exact method and path since the last reset (the emulator's own left out)."""
         return self.get("/_emulator/calls?detail=paths")
 
+    def incident_layout(self) -> dict:
+        """The layout holding the incident page's tabs, found as resilient-lib finds it."""
+        org_type = self.get("/types")["organization"]["type_id"]
+        return next(lay for lay in self.get(f"/layouts?type={org_type}") if lay["name"] == "incident")
+
 
 class SoarEmulator(Emulator):
     """The emulator for tests (same constructor as :class:`~sim.soar.server.Emulator`)."""
 
     def client(self) -> EmulatorClient:
+        """A client with the administrator's key: what a test does as a SOAR user or administrator."""
+        return EmulatorClient(self.base_url, self.org_id, self.admin_key_id, self.admin_key_secret, self.cafile)
+
+    def app_client(self) -> EmulatorClient:
+        """A client with the app's key (and so only the app's permissions)."""
         return EmulatorClient(self.base_url, self.org_id, self.api_key_id, self.api_key_secret, self.cafile)
 
+    def wait_rules_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until the automatic rules of every change made so far have been evaluated (SOAR runs them
+        after the call that made the change returned): before checking that a rule did NOT fire."""
+        return self.soar.automation.wait_idle(timeout)
+
+    def refusals(self) -> list[dict]:
+        """Every 403 answered so far (method, path, route, key, missing permissions)."""
+        assert self.api is not None, "start() the emulator first"
+        with self.api.calls_lock:
+            return list(self.api.refusals)
+
+    def clear_refusals(self) -> None:
+        assert self.api is not None, "start() the emulator first"
+        with self.api.calls_lock:
+            self.api.refusals.clear()
+
     def app_opts(self) -> dict:
-        """Options for ``resilient.get_client(opts)``."""
+        """Options for ``resilient.get_client(opts)`` with the app's key."""
         return {"host": self.host, "port": self.port, "org": self.org_name, "api_key_id": self.api_key_id,
                 "api_key_secret": self.api_key_secret, "cafile": self.cafile}
+
+    def admin_opts(self) -> dict:
+        """Options for ``resilient.get_client(opts)`` with the administrator's key."""
+        return dict(self.app_opts(), api_key_id=self.admin_key_id, api_key_secret=self.admin_key_secret)
 
     def add_fault(self, method: str, path_regex: str, status: int | None = None, times: int | None = None,
                   hang_seconds: float = 0, after: int = 0) -> dict:
@@ -140,6 +174,16 @@ class SoarEmulator(Emulator):
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    @contextlib.contextmanager
+    def layouts_kept(self) -> Iterator[None]:
+        """The org's layouts as they are now are put back afterwards (for a test that changes the tabs)."""
+        before = copy.deepcopy(self.soar.layouts.of_type())
+        try:
+            yield
+        finally:
+            for layout in before:
+                self.soar.store.put("layout", layout["id"], layout)
 
 
 def start_emulator_process(app_config_path: str, state: str | None = None, *, extra_args: list[str] | None = None,

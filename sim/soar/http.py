@@ -30,6 +30,7 @@ class Response:
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
+        self.after_send: Callable[[], None] | None = None  # run once the response is written (or not)
 
     def payload(self) -> bytes:
         if self.body is None:
@@ -49,6 +50,7 @@ class Request:
         self.headers = headers
         self.raw = raw
         self.match: re.Match | None = None
+        self.key: dict[str, Any] = {}  # the API key that made the request (set once it is authenticated)
 
     @property
     def names(self) -> bool:
@@ -88,16 +90,21 @@ class _Handler(BaseHTTPRequestHandler):
         if parsed.path.startswith("/ui"):
             req.path = parsed.path
         resp = self.server.handle(req)
-        payload = resp.payload()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type + ("; charset=utf-8" if resp.content_type in
-                                                              ("application/json", "text/html") else ""))
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            payload = resp.payload()
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type + ("; charset=utf-8" if resp.content_type in
+                                                                  ("application/json", "text/html") else ""))
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in resp.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+            self.wfile.flush()
+        finally:
+            if resp.after_send is not None:
+                resp.after_send()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

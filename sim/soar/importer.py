@@ -308,8 +308,9 @@ class Importer(DocumentPart):
         for dest in export.get("message_destinations") or []:
             old = store.get("destination", dest["programmatic_name"])
             api_keys = old["api_keys"] if old else []
-            if self.org.api_key["uuid"] in (dest.get("api_keys") or []):
-                api_keys = sorted(set(api_keys) | {self.org.api_key["handle"]}, key=str)
+            for key in self.org.keys:
+                if key["uuid"] in (dest.get("api_keys") or []):
+                    api_keys = sorted(set(api_keys) | {key["handle"]}, key=str)
             doc = {"id": old["id"] if old else store.next_id("destination", 1),
                    "programmatic_name": dest["programmatic_name"], "name": dest.get("name") or
                    dest["programmatic_name"], "destination_type": 0, "expect_ack": dest.get("expect_ack", True),
@@ -415,6 +416,26 @@ class Importer(DocumentPart):
         key = f"{type_name}/{fd['name']}"
         old = self.store.get("field", key)
         self.store.put("field", key, self._field_doc(type_name, fd, old))
+
+    def register_required_fields(self, specs: list[dict | str]) -> None:
+        """Custom incident fields of the org's own (not of an app) that every incident must have on create
+        and keep (``required: "always"``), as many SOC orgs define (a business unit, a region...).
+
+        A spec is a field name (a text field) or ``{"name", "text", "input_type": "text" | "select" |
+        "number" | "boolean", "values": [labels of a select]}``. An app's import never removes them."""
+        with self.lock:
+            for spec in specs:
+                fd = {"name": spec} if isinstance(spec, str) else dict(spec)
+                name = fd["name"]
+                labels = fd.get("values") or []
+                self._register_field("incident", {
+                    "name": name, "text": fd.get("text") or name.replace("_", " ").title(),
+                    "input_type": fd.get("input_type", "text"), "type_id": 0, "prefix": "properties",
+                    "required": "always", "blank_option": True, "tooltip": "", "placeholder": "",
+                    "rich_text": False, "changeable": True, "templates": [], "operations": [],
+                    "operation_perms": {}, "uuid": builtins.stable_uuid("org-field", name),
+                    "values": [{"label": label, "uuid": builtins.stable_uuid("org-field-value", f"{name}/{label}")}
+                               for label in labels]})
 
 
 def parse_export_text(text: str) -> dict:

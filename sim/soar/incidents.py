@@ -9,17 +9,30 @@ Choices made where SOAR's behaviour is not documented (the stricter plausible on
 * Select values are checked against the field's enabled options; owners and members against the seeded
   users and groups.
 * Closing (``plan_status`` "C") requires every field marked ``required: "close"`` — the built-in
-  ``resolution_id`` and ``resolution_summary`` plus imported ones — and fields ``required: "always"``
-  must keep a value on every write. A closed incident gets ``end_date``; re-opening clears it.
-* PATCH compares each change's ``old_value`` with the current value (in the format of the request's
-  ``handle_format``) and answers HTTP 200 ``success: false`` with ``field_failures`` on any mismatch,
-  applying nothing; the ``version`` alone never causes a conflict. PUT of a whole incident with a stale
-  ``vers`` answers 409.
+  ``resolution_id`` and ``resolution_summary`` plus imported ones and the org's own — and fields
+  ``required: "always"`` (the built-in ``name`` and ``discovered_date``, and custom fields an org makes
+  required, :meth:`~sim.soar.importer.Importer.register_required_fields`) must have a value on create and
+  keep it on every write. A refusal is SOAR's generic HTTP 400 ``{"message": "Bad Request",
+  "error_code": "generic"}``, which does not name the field (as SOAR answered a close whose fields did not
+  fit, ibmresilient/resilient-python-api#28; the stricter reading, since no source shows SOAR naming it):
+  a client that wants to say which field is missing reads ``GET /types/incident/fields`` for the fields
+  marked ``required``, as resilient-lib's ``close_incident`` does. The emulator logs the names.
+  A closed incident gets ``end_date``; re-opening clears it.
+* PATCH compares each change's ``old_value`` with the value SOAR stores (a select's or owner's name is
+  taken for the id it names, as with ``handle_format=names``) and answers HTTP 200 ``success: false``
+  with ``field_failures`` on any mismatch, applying nothing; the ``version`` alone never causes a
+  conflict. Text is compared exactly, as stored: ``""`` does not match a field with no value, and a
+  text object (``{"format", "content"}``) does not match the string SOAR keeps and answers with (the
+  stricter reading: SOAR compares what it stores, and what a client read is what it must send back).
+  PUT of a whole incident with a stale ``vers`` answers 409.
+* An empty text (``""``, or a text object with empty content) is stored as no value (``null``), as a
+  cleared field reads in SOAR: a client must not expect its ``""`` back.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import uuid as uuidlib
 from typing import Any
@@ -33,6 +46,8 @@ from sim.soar.org import Org
 from sim.soar.query import query_incidents
 from sim.soar.registry import DocumentPart, Registry
 from sim.soar.store import Store
+
+LOG = logging.getLogger("sim.soar")
 
 _PARTIAL_KEYS = {"id", "name", "discovered_date", "create_date", "plan_status", "severity_code", "owner_id",
                  "phase_id", "inc_last_modified_date", "vers", "end_date", "resolution_id", "properties"}
@@ -132,7 +147,7 @@ class Incidents(DocumentPart):
                 content, fmt = text_content(value)
             except ValueError as exc:
                 raise bad_request(f"field 'description': {exc}") from None
-            values["description"] = content
+            values["description"] = content or None
             values["_description_format"] = fmt or description_format
             return
         if name == "plan_status" and value in ("Active", "Closed"):
@@ -203,12 +218,10 @@ class Incidents(DocumentPart):
         def names(fds: list) -> str:
             return ", ".join(f"{f['text']} ({'properties.' if f.get('prefix') == 'properties' else ''}"
                              f"{f['name']})" for f in fds)
-        if missing_always:
-            raise bad_request(f"Required fields have no value: {names(missing_always)}",
-                              error_code="requiredField")
-        if missing_close:
-            raise bad_request(f"The incident cannot be closed: the following fields are required to close it: "
-                              f"{names(missing_close)}", error_code="requiredOnClose")
+        if missing_always or missing_close:
+            # SOAR's answer does not name the field (its log does): a client reads the field definitions
+            LOG.info("400: required fields have no value: %s", names(missing_always + missing_close))
+            raise SoarError(400, "Bad Request", error_code="generic")
 
     def changed(self, inc: Doc, values: Doc, props: Doc, *, by_script: bool = False) -> Doc:
         """The incident with the changes applied and checked, not stored. A script that changes the owner
@@ -333,12 +346,11 @@ class Incidents(DocumentPart):
         return None
 
     def _values_equal(self, fd: Doc, given: Any, current: Any) -> bool:
+        """Whether an ``old_value`` is what SOAR stores: text exactly (``""`` is not ``null``, and a
+        ``{"format", "content"}`` object is not the string SOAR keeps and answers with); other values
+        after converting a name to the id stored (``handle_format=names`` old values are names)."""
         if fd["input_type"] in ("text", "textarea"):
-            try:
-                given = text_content(given)[0]
-            except ValueError:
-                return False
-            return (given or None) == (current or None)
+            return given == current
         try:
             internal = to_internal(fd, given, fd["name"], self.org.principals)
         except SoarError:

@@ -1,8 +1,8 @@
-"""The org itself: its id and name, the app's API key, the seeded users and groups, and what a session,
+"""The org itself: its id and name, its API keys, the seeded users and groups, and what a session,
 ``GET /orgs/{id}`` and ``GET /const`` show of them.
 
-The API key is generated once and kept in the store (so it survives a restart with ``--state``); a
-different ``api_key_id`` asked for at start replaces it.
+The API keys are generated once and kept in the store (so they survive a restart with ``--state``); a
+different ``api_key_id`` asked for at start replaces the app's.
 """
 
 from __future__ import annotations
@@ -10,41 +10,79 @@ from __future__ import annotations
 import base64
 import copy
 import uuid as uuidlib
+from collections.abc import Iterable
 from typing import Any
 
 from sim.soar import builtins
 from sim.soar.catalog import Principals
 from sim.soar.documents import Doc
+from sim.soar.permissions import ALL, permission_set
 from sim.soar.store import Store
 
 
+def _stored_key(store: Store, meta: str, key_id: str | None, secret: str | None, handle: int, name: str
+                ) -> dict[str, Any]:
+    """A key generated once and kept in the store; a different ``key_id`` asked for replaces it."""
+    key = store.meta(meta)
+    if not key or (key_id and key.get("id") != key_id):
+        key = {"id": key_id or str(uuidlib.uuid4()),
+               "secret": secret or base64.urlsafe_b64encode(uuidlib.uuid4().bytes * 2).decode()[:43],
+               "handle": handle, "uuid": str(uuidlib.uuid4()), "name": name}
+        store.set_meta(meta, key)
+    return dict(key)
+
+
 class Org:
-    """One org of an emulated SOAR server, and the one API key the app uses."""
+    """One org of an emulated SOAR server, and its two API keys: the app's (``api_key``, holding what
+    ``app_permissions`` grants, see :mod:`sim.soar.permissions`) and an administrator's (``admin_key``,
+    holding every permission and the administrator role: what a test, a user or an admin importing
+    customizations acts with)."""
 
     def __init__(self, store: Store, *, org_name: str = builtins.DEFAULT_ORG_NAME, principals: dict | None = None,
-                 api_key_id: str | None = None, api_key_secret: str | None = None) -> None:
+                 api_key_id: str | None = None, api_key_secret: str | None = None,
+                 app_permissions: Iterable[str] | str | None = None) -> None:
         self.org_id = builtins.ORG_ID
         self.org_name = org_name
         self.principals = Principals(principals or builtins.load_principals(None))
-        key = store.meta("api_key")
-        if not key or (api_key_id and key.get("id") != api_key_id):
-            key = {"id": api_key_id or str(uuidlib.uuid4()),
-                   "secret": api_key_secret or base64.urlsafe_b64encode(uuidlib.uuid4().bytes * 2).decode()[:43],
-                   "handle": 7, "uuid": str(uuidlib.uuid4()), "name": "SOAR emulator app key"}
-            store.set_meta("api_key", key)
-        self.api_key: dict[str, Any] = key
+        self.api_key: dict[str, Any] = _stored_key(store, "api_key", api_key_id, api_key_secret, 7,
+                                                   "SOAR emulator app key")
+        self.admin_key: dict[str, Any] = _stored_key(store, "admin_key", None, None, 8,
+                                                     "SOAR emulator administrator key")
+        self.app_permissions = permission_set(app_permissions)
+
+    @property
+    def keys(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.api_key, self.admin_key
 
     @property
     def api_principal(self) -> Doc:
         return {"id": self.api_key["handle"], "type": "apikey", "name": self.api_key["id"],
                 "display_name": self.api_key["name"]}
 
+    def key_for(self, key_id: str | None, secret: str | None) -> dict[str, Any] | None:
+        """The key with this id and secret, or None."""
+        for key in self.keys:
+            if key_id == key["id"] and secret == key["secret"]:
+                return key
+        return None
+
     def check_api_key(self, key_id: str | None, secret: str | None) -> bool:
-        return key_id == self.api_key["id"] and secret == self.api_key["secret"]
+        return self.key_for(key_id, secret) is not None
+
+    def granted(self, key: dict[str, Any]) -> frozenset[str]:
+        """The permissions ``key`` holds."""
+        return ALL if key is self.admin_key else self.app_permissions
+
+    def key_by_ref(self, ref: Any) -> dict[str, Any] | None:
+        """The key ``ref`` names (by handle, uuid or id), as a destination's ``api_keys`` may."""
+        for key in self.keys:
+            if ref in (key["handle"], key["uuid"], key["id"]):
+                return key
+        return None
 
     def is_api_key(self, ref: Any) -> bool:
-        """Whether ``ref`` names this key (by handle, uuid or id), as a destination's ``api_keys`` may."""
-        return ref in (self.api_key["handle"], self.api_key["uuid"], self.api_key["id"])
+        """Whether ``ref`` names one of the org's keys."""
+        return self.key_by_ref(ref) is not None
 
     def users(self) -> list[Doc]:
         return [copy.deepcopy(u) for u in self.principals.users]
@@ -52,10 +90,11 @@ class Org:
     def groups(self) -> list[Doc]:
         return [copy.deepcopy(g) for g in self.principals.groups]
 
-    def session(self) -> Doc:
+    def session(self, key: dict[str, Any] | None = None) -> Doc:
+        key = key or self.api_key
         return {"orgs": [self.summary()], "user_id": None, "user_email": None,
-                "user_fname": self.api_key["name"], "user_lname": "", "api_key_handle": self.api_key["handle"],
-                "api_key_id": self.api_key["id"], "csrf_token": uuidlib.uuid4().hex, "is_ldap": False,
+                "user_fname": key["name"], "user_lname": "", "api_key_handle": key["handle"],
+                "api_key_id": key["id"], "csrf_token": uuidlib.uuid4().hex, "is_ldap": False,
                 "is_saml": False, "saml_alias": None, "session_ip": "127.0.0.1"}
 
     def summary(self) -> Doc:

@@ -149,6 +149,12 @@ class Registry:
                            "fields": art_fields, "parent_types": ["incident"], "properties": {}}
         for table in self.store.values("datatable"):
             out[table["type_name"]] = copy.deepcopy(public(table))
+        # the type the org's layouts belong to (resilient-lib reads its type_id to find the incident tabs;
+        # the id SOAR uses is not published, see sim.soar.layouts)
+        out["organization"] = {"id": builtins.ORGANIZATION_TYPE_ID, "type_id": builtins.ORGANIZATION_TYPE_ID,
+                               "type_name": "organization", "display_name": "Organization", "fields": {},
+                               "parent_types": [], "properties": {}, "uuid": builtins.stable_uuid("type",
+                                                                                              "organization")}
         return out
 
     def type_named(self, name: str) -> Doc:
@@ -240,28 +246,39 @@ class Registry:
                     dest[key] = body[key]
             keys = []
             for k in dest.get("api_keys") or []:
-                if self.org.is_api_key(k):
-                    keys.append(self.org.api_key["handle"])
+                named = self.org.key_by_ref(k)
+                if named is not None:
+                    keys.append(named["handle"])
                 elif not isinstance(k, int):
                     keys.append(k)
             dest["api_keys"] = sorted(set(keys), key=str)
             self.store.put("destination", dest["programmatic_name"], dest)
             return dest
 
-    def destination_authorized(self, programmatic_name: str) -> bool:
+    def destination_authorized(self, programmatic_name: str, key_id: str | None = None) -> bool:
+        """Whether the key ``key_id`` (default: the app's) may read the destination's queue: the
+        destination must list it in ``api_keys``."""
         dest = self.store.peek("destination", programmatic_name)
-        if not dest:
+        key = self.org.key_by_ref(key_id) if key_id is not None else self.org.api_key
+        if not dest or key is None:
             return False
-        return self.org.api_key["handle"] in (dest.get("api_keys") or [])
+        return key["handle"] in (dest.get("api_keys") or [])
 
     # -- rules ------------------------------------------------------------------------------------
     def rules(self, names: bool = True) -> list[Doc]:
         return [self.render_rule(r, names) for r in sorted(self.store.values("rule"), key=lambda r: r["id"])]
 
     def render_rule(self, rule: Doc, names: bool = True) -> Doc:
+        """A rule as ``GET /actions`` answers (IBM's recorded answer, pytest-resilient-circuits'
+        ``200_JSON_GET__actions.json``, and IBM's Scheduler app, which reads ``enabled`` and takes
+        ``object_type`` for a type id): ``object_type`` is the type id (incident 0, task 1, note 2, milestone
+        3, artifact 4, attachment 5, a data table its own type id) and ``workflows`` and
+        ``message_destinations`` are ids, unless ``handle_format=names`` asks for names."""
         r = public(copy.deepcopy(rule))
         if not names:
-            r["object_type"] = builtins.OBJECT_TYPE_IDS.get(r["object_type"], r["object_type"])
+            kind = r["object_type"]
+            table = self.store.peek("datatable", kind) if kind not in builtins.OBJECT_TYPE_IDS else None
+            r["object_type"] = table["id"] if table else builtins.OBJECT_TYPE_IDS.get(kind, kind)
             r["workflows"] = [wf["workflow_id"] for wf in (self.store.peek("workflow", w)
                                                            for w in r.get("workflows", [])) if wf]
             r["message_destinations"] = [d["id"] for d in (self.destination(m) for m in

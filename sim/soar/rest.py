@@ -2,8 +2,9 @@
 controls under ``/_emulator`` (fault injection, call counts, broker status), as routes over the
 :class:`~sim.soar.core.Soar` facade. Requests and responses are :mod:`sim.soar.http`'s.
 
-Every ``/rest`` and ``/_emulator`` call needs HTTP Basic with the API key id and secret (wrong or
-missing: 401). ``/ui/`` is served without authentication (read-only, loopback only).
+Every ``/rest`` and ``/_emulator`` call needs HTTP Basic with an API key id and secret of the org (wrong
+or missing: 401); a ``/rest`` call the key has no permission for answers SOAR's 403
+(:mod:`sim.soar.permissions`). ``/ui/`` is served without authentication (read-only, loopback only).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from sim.soar import permissions
 from sim.soar.broker import Broker
 from sim.soar.core import Soar
 from sim.soar.errors import SoarError, bad_request, not_found
@@ -55,6 +57,7 @@ class RestApi:
         self.faults = faults
         self.calls: Counter[str] = Counter()
         self.path_calls: Counter[str] = Counter()  # by exact path: which incident each call touched
+        self.refusals: list[dict[str, Any]] = []
         self.calls_lock = threading.Lock()
 
     # -- dispatch ---------------------------------------------------------------------------------------
@@ -75,28 +78,52 @@ class RestApi:
                         "success": False, "title": None, "hints": [], "error_code": "injectedFault",
                         "message": f"injected fault {fault['id']} (HTTP {fault['status']})"}
                     return Response(fault["status"], body)
-        if not self._authorized(req):
+        key = self._authorized(req)
+        if key is None:
             return Response(401, {"success": False, "title": None, "hints": [], "error_code": "unauthorized",
                                   "message": "Unauthorized: a valid API key id and secret are required"},
                             headers={"WWW-Authenticate": 'Basic realm="SOAR emulator"'})
-        try:
-            return self._route(req)
-        except SoarError as err:
-            return Response(err.status, err.body())
-        except Exception as exc:
-            LOG.exception("unhandled error on %s %s", req.method, req.path)
-            return Response(500, {"success": False, "title": None, "hints": [], "error_code": "internal",
-                                  "message": f"emulator error: {exc}"})
+        req.key = key
+        automation = self.soar.automation
+        with automation.deferring() as changed:
+            try:
+                resp = self._route(req)
+            except SoarError as err:
+                resp = Response(err.status, err.body())
+            except Exception as exc:
+                LOG.exception("unhandled error on %s %s", req.method, req.path)
+                resp = Response(500, {"success": False, "title": None, "hints": [], "error_code": "internal",
+                                      "message": f"emulator error: {exc}"})
+        # automatic rules fired by this call are evaluated once its response is written (as in SOAR)
+        resp.after_send = lambda: automation.release(changed)
+        return resp
 
-    def _authorized(self, req: Request) -> bool:
+    def _authorized(self, req: Request) -> dict[str, Any] | None:
+        """The API key of the request's HTTP Basic credentials, or None."""
         header = req.headers.get("Authorization", "")
         if not header.startswith("Basic "):
-            return False
+            return None
         try:
             key_id, _, secret = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
-            return False
-        return self.soar.org.check_api_key(key_id, secret)
+            return None
+        return self.soar.org.key_for(key_id, secret)
+
+    def _permitted(self, req: Request, route_name: str) -> bool:
+        """Whether the request's key holds what the route needs (:mod:`sim.soar.permissions`); a refusal
+        is logged and kept for ``GET /_emulator/refusals``."""
+        if route_name.startswith("emu_"):
+            return True  # the emulator's own controls: any key of the org
+        key = req.key
+        lacking = permissions.missing(self.soar.org.granted(key), permissions.required(route_name, req.raw))
+        if not lacking:
+            return True
+        needed = [" or ".join(need) for need in lacking]
+        LOG.info("403 %s %s: key %r lacks %s", req.method, req.path, key["name"], ", ".join(needed))
+        with self.calls_lock:
+            self.refusals.append({"method": req.method, "path": req.path, "route": route_name,
+                                  "key": key["name"], "missing": needed, "time": time.time()})
+        return False
 
     def _route(self, req: Request) -> Response:
         path = req.path
@@ -125,6 +152,8 @@ class RestApi:
                     allowed.append(method)
                     continue
                 req.match = m
+                if not self._permitted(req, name):
+                    return Response(403, dict(permissions.FORBIDDEN_BODY))
                 result = getattr(self, name)(req)
                 return result if isinstance(result, Response) else Response(200, result)
         if allowed:
@@ -134,7 +163,7 @@ class RestApi:
     # -- absolute -------------------------------------------------------------------------------------
     @route("GET", "/session")
     def abs_session(self, req: Request) -> Any:
-        return self.soar.org.session()
+        return self.soar.org.session(req.key)
 
     @route("DELETE", "/session")
     def abs_session_delete(self, req: Request) -> Any:
@@ -376,6 +405,18 @@ class RestApi:
     def org_instance(self, req: Request) -> Any:
         return self.soar.get_instance(int(req.arg(1)))
 
+    @route("GET", "/layouts")
+    def org_layouts(self, req: Request) -> Any:
+        return self.soar.layouts.of_type(req.query.get("type"))
+
+    @route("GET", r"/layouts/([0-9]+)")
+    def org_layout(self, req: Request) -> Any:
+        return self.soar.layouts.get(req.arg(1))
+
+    @route("PUT", r"/layouts/([0-9]+)")
+    def org_layout_put(self, req: Request) -> Any:
+        return self.soar.layouts.update(req.arg(1), req.json())
+
     @route("GET", "/users")
     def org_users(self, req: Request) -> Any:
         return self.soar.org.users()
@@ -414,7 +455,14 @@ class RestApi:
         with self.calls_lock:
             self.calls.clear()
             self.path_calls.clear()
+            self.refusals.clear()
         return Response(204)
+
+    @route("GET", "/refusals")
+    def emu_refusals(self, req: Request) -> Any:
+        """Every 403 answered so far: method, path, route, key name and the permissions it lacked."""
+        with self.calls_lock:
+            return list(self.refusals)
 
     @route("GET", "/stomp")
     def emu_stomp(self, req: Request) -> Any:

@@ -1,5 +1,6 @@
-"""A read-only HTML view of the emulated org (``/ui/``): incidents, one incident with its fields, notes,
-artifacts, data tables, attachments and workflow runs. Server-rendered, no JavaScript.
+"""A read-only HTML view of the emulated org (``/ui/``): incidents, one incident with its fields, the tabs of
+the incident layout whose conditions hold, notes, artifacts, data tables, attachments and workflow runs.
+Server-rendered, no JavaScript.
 
 Text is always escaped. HTML notes and rich-text fields are shown as SOAR shows them, after an
 allow-list sanitizer (scripts, styles, frames, event handlers and ``javascript:`` URLs removed).
@@ -142,6 +143,11 @@ def _incident_page(soar: Soar, inc_id: str) -> str:
         description = sanitize_html(inc["description"])
     else:
         description = f"<span class='text'>{esc(inc['description'])}</span>"
+    for tab in soar.layouts.tabs_for(inc):
+        rows = [[esc(label), fmt_date(value) if kind in ("datepicker", "datetimepicker") and value is not None
+                 else _rich(value)] for label, value, kind in tab.fields]
+        tables = f"<p>Data tables on this tab (rows below): {esc(', '.join(tab.tables))}</p>" if tab.tables else ""
+        parts.append(f"<h2>Tab: {esc(tab.label)}</h2>" + _table(["Field", "Value"], rows) + tables)
     summary = [("Description", description), ("Owner", esc(inc.get("owner_id"))),
                ("Members", esc(", ".join(m or "?" for m in inc.get("members") or []) or None)),
                ("Severity", esc(inc.get("severity_code"))), ("Phase", esc(inc.get("phase_id"))),

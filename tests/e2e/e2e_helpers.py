@@ -115,3 +115,15 @@ def incident(stack: Stack, incident_id: int) -> dict:
 def run_log(stack: Stack, control: dict) -> list[dict]:
     rows = stack.soar.get(f"/incidents/{control['id']}/table_data/pp_tap_ingest_runs")["rows"]
     return [{k: v["value"] for k, v in r["cells"].items()} for r in sorted(rows, key=lambda r: r["id"])]
+
+
+def rewind_fresh(cases: Any, control: dict[str, Any], minutes: float) -> None:
+    """Set the control incident's FRESH cursor back, as if the last run had been ``minutes`` ago: the next
+    run's fresh pass then reads the last ``minutes`` (a test adds events "now" and needs the run that reads
+    them without waiting for the clock; services.passes)."""
+    from datetime import UTC, datetime, timedelta
+
+    from fn_pp_tap_functions.soar.control import CURSOR_FIELD
+
+    when = (datetime.now(UTC) - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    cases.patch_incident(cases.get_incident(control["id"]), {f"properties.{CURSOR_FIELD}": when})

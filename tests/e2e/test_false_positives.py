@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import resilient
-from e2e_helpers import SwitchedStack, incident, notes_text, reset_customizations, run_log, run_rule, set_pre_script
+from e2e_helpers import (
+    SwitchedStack,
+    incident,
+    notes_text,
+    reset_customizations,
+    rewind_fresh,
+    run_log,
+    run_rule,
+    set_pre_script,
+)
 from scenario_builder import message, threat_info, tid
 
 from fn_pp_tap_functions.soar.cases import SoarCases
@@ -83,7 +92,16 @@ def control(stack, cases):
     control = ensure_control(cases, now=utcnow())
     run, result = run_rule(stack, "Proofpoint TAP: Ingest events", control["id"])
     assert run["status"] == "completed" and result["created"] == 11, (run.get("terminate_reason"), result)
+    forget_checks(cases)
     return control
+
+
+def forget_checks(cases: SoarCases) -> None:
+    """As if TAP's word on every TAP incident was last known a day ago: the sweep re-checks them all (it backs
+    off from incidents whose threats ingestion or an earlier sweep saw recently)."""
+    day_ago = int((datetime.now(UTC) - timedelta(hours=25)).timestamp() * 1000)
+    for inc in cases.query([{"field_name": "properties.pp_tap_group_key", "method": "has_a_value"}]):
+        cases.patch_incident(inc, {"properties.pp_tap_checked": day_ago})
 
 
 def by_threat(cases: SoarCases, name: str) -> dict:
@@ -142,6 +160,7 @@ def test_a_threat_active_again_reopens_the_incident_when_the_policy_says_reopen(
     run_rule(stack, CHECK, inc_id)
     assert incident(stack, inc_id)["plan_status"] == "C"
     stack.tap.set_threat_status(tid("fp-reopen"), "active")
+    forget_checks(cases)
     set_pre_script(stack, "wf_pp_tap_sync_threat_status", pp_tap_reopen_policy="reopen")
     try:
         _, result = run_rule(stack, SYNC, control["id"])
@@ -189,6 +208,7 @@ def test_a_false_positive_event_during_ingestion_closes_at_once_without_a_new_in
         stack.tap.set_threat_status(tid("fp-ingest"), "falsePositive")  # its events re-appear in that window
     finally:
         CLOCK.offset = timedelta(0)
+    rewind_fresh(cases, control, 10)  # the previous 5-minute run was ten minutes ago
     run, result = run_rule(stack, "Proofpoint TAP: Ingest events", control["id"])
     assert run["status"] == "completed" and result["closed"] >= 1 and result["created"] == 0
     assert incident(stack, inc_id)["plan_status"] == "C"

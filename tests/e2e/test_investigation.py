@@ -85,7 +85,7 @@ def test_new_ingested_incident_is_enriched_and_a_refresh_writes_only_changes(sta
 
 def test_incident_without_tap_fields_is_not_enriched(stack):
     incident_id = stack.soar.create_incident("not from TAP")["id"]
-    time.sleep(0.5)
+    assert stack.emulator.wait_rules_idle()
     assert stack.soar.workflow_instances(incident_id) == []
 
 
@@ -102,16 +102,41 @@ def test_forensics_menu_item_adds_typed_artifacts_rows_report_and_note_once(stac
     (attachment,) = stack.soar.get(f"/incidents/{incident_id}/attachments")
     assert attachment["name"].startswith("proofpoint-tap-forensics-threat-")
     evidence_rows = rows(stack, incident_id, "pp_tap_forensics")
-    assert len(evidence_rows) == 9 and len(notes(stack, incident_id)) == before + 1
-    assert "Proofpoint TAP forensics" in notes(stack, incident_id)[-1]
+    assert len(evidence_rows) == 10 and len(notes(stack, incident_id)) == before + 1
+    note = notes(stack, incident_id)[-1]
+    assert "Proofpoint TAP forensics" in note and "Name ET MALWARE SimLoader CnC Checkin; Signature ID 2039981" in note
+    cells = {r["cells"]["pp_tap_fx_type"]["value"]: {k: c.get("value") for k, c in r["cells"].items()}
+             for r in evidence_rows}
+    assert cells["rule"]["pp_tap_fx_note"] == "Matched before detonation"  # the script wrote the new column
+    assert cells["dns"]["pp_tap_fx_platforms"] == "Win10 (win, win10)"
+    assert "nameserversList=ns1.simloader.example, ns2.simloader.example" in cells["dns"]["pp_tap_fx_detail"]
 
     run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
     assert run["status"] == "completed", run
     assert {(a["type"], a["value"]) for a in artifacts(stack, incident_id)} == added
     assert len(artifacts(stack, incident_id)) == len(added)
-    assert len(rows(stack, incident_id, "pp_tap_forensics")) == 9
+    assert len(rows(stack, incident_id, "pp_tap_forensics")) == 10
     assert len(stack.soar.get(f"/incidents/{incident_id}/attachments")) == 1
     assert len(notes(stack, incident_id)) == before + 1
+
+
+def test_a_missing_permission_is_named_in_the_workflow_error(stack):
+    """SOAR's 403 does not say which permission is missing; the workflow's error does, and what to do."""
+    assert stack.emulator is not None
+    org = stack.emulator.soar.org
+    granted = org.app_permissions
+    incident_id = ingested_incident(stack, MALWARE)
+    stack.soar.wait_for_workflows(incident_id, timeout=60)  # the automatic enrichment, with every permission
+    org.app_permissions = granted - {"edit_all_incidents_fields"}  # as if apikey_permissions.txt lacked it
+    try:
+        run = stack.invoke_rule("Proofpoint TAP: Get forensics", incident_id)
+    finally:
+        org.app_permissions = granted
+    assert run["status"] == "terminated", run
+    assert "lacks the permission 'edit_all_incidents_fields'" in run["terminate_reason"]
+    assert "apikey_permissions.txt" in run["terminate_reason"]
+    assert any(r["missing"] == ["edit_all_incidents_fields"] for r in stack.emulator.refusals())
+    stack.emulator.clear_refusals()  # expected here; the check after each test is for unexpected ones
 
 
 def test_forensics_on_a_threat_artifact_and_an_unknown_threat(stack):

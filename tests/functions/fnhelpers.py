@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import pytest
 from resilient_circuits import FunctionResult, SubmitTestFunction
-
-# pytest-resilient-circuits needs SOAR connection settings even with a mock; these are never dialled.
-for key, value in {"TEST_RESILIENT_APPLIANCE": "soar.invalid", "TEST_RESILIENT_ORG": "Test Org",
-                   "TEST_RESILIENT_API_KEY_ID": "test-key", "TEST_RESILIENT_API_KEY_SECRET": "test-secret"}.items():
-    os.environ.setdefault(key, value)
 
 THREAT_ID = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"
 UNKNOWN_THREAT_ID = "0" * 63 + "1"
@@ -18,9 +13,17 @@ CAMPAIGN_ID = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
 UNKNOWN_CAMPAIGN_ID = "00000000-0000-4000-8000-000000000000"
 
 
-def app_config(base_url: str) -> str:
+def app_config(base_url: str, emulator: Any) -> str:
+    """The app.config of a function test: the emulator's [resilient] section (the app's API key) and the
+    app's sections for the TAP simulator (the built-in scheduler off: tests fire functions themselves)."""
+    resilient = "\n".join(f"{k} = {v}" for k, v in emulator.resilient_section().items())
     return f"""
+[resilient]
+{resilient}
+
 [fn_pp_tap_functions]
+ingest_interval_minutes = 0
+sync_interval_minutes = 0
 base_url = {base_url}
 principal = sim-principal
 secret = sim-secret

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fnhelpers import Failed, call
-from test_get_forensics import InvestigationSoarMock  # noqa: F401  (named below for the runtime)
 
 from fn_pp_tap_functions.util.customize import customization_data  # noqa: F401
 from sim.tap.urldefense import encode_v3
 
-resilient_mock = "test_get_forensics.InvestigationSoarMock"
 config_data = ""
 
 V2 = ("https://urldefense.proofpoint.com/v2/url?u=https-3A__docs-2Dshare.invoice-2Dportal.example_v_8841-2Dremit"
@@ -17,12 +15,6 @@ V2 = ("https://urldefense.proofpoint.com/v2/url?u=https-3A__docs-2Dshare.invoice
 TARGET = "https://docs-share.invoice-portal.example/v/8841-remit"
 # Valid v2 structure whose bytes are not UTF-8: the local decoder refuses rather than guess; TAP decodes it.
 NOT_UTF8 = "https://urldefense.proofpoint.com/v2/url?u=https-3A__example.com_-FF&d=x&c=y"
-
-
-@pytest.fixture(autouse=True)
-def soar_state():
-    InvestigationSoarMock.reset()
-    yield InvestigationSoarMock.STATE
 
 
 def decode(circuits, **inputs):
@@ -45,9 +37,9 @@ def test_links_the_local_decoder_refuses_go_to_tap(circuits_app, tap_sim):
     assert tap_sim.stats()["total"] == 1
 
 
-def test_already_present_is_reported_for_the_incident(circuits_app, soar_state):
-    soar_state["artifacts"].append({"id": 3, "type": {"name": "URL"}, "value": TARGET})
-    content = decode(circuits_app, pp_tap_urls=V2, pp_tap_incident_id=7)
+def test_already_present_is_reported_for_the_incident(circuits_app, soar, incident):
+    soar.post(f"/incidents/{incident}/artifacts", {"type": "URL", "value": TARGET})
+    content = decode(circuits_app, pp_tap_urls=V2, pp_tap_incident_id=incident)
     assert content["urls"][0]["already_present"] is True
 
 

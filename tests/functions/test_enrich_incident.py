@@ -4,51 +4,47 @@ from __future__ import annotations
 
 import pytest
 from fnhelpers import CAMPAIGN_ID, THREAT_ID, UNKNOWN_CAMPAIGN_ID, UNKNOWN_THREAT_ID, Failed, call
-from test_get_forensics import InvestigationSoarMock  # noqa: F401
 
 from fn_pp_tap_functions.util.customize import customization_data  # noqa: F401
 
-resilient_mock = "test_get_forensics.InvestigationSoarMock"
 config_data = ""
 
 MALWARE_THREAT = "eee4a2ef5531c67cc787e35d9d22f4dd966d29967938d38356ecc95bee7bb8a7"
 TABLE = "pp_tap_campaign_members"
 
 
-@pytest.fixture(autouse=True)
-def soar_state():
-    InvestigationSoarMock.reset()
-    yield InvestigationSoarMock.STATE
+def rows(soar, incident: int) -> list[dict]:
+    return soar.get(f"/incidents/{incident}/table_data/{TABLE}")["rows"]
 
 
 def enrich(circuits, **inputs):
     return call(circuits, "pp_tap_enrich_incident", inputs)["content"]
 
 
-def test_success_merges_threats_and_campaign_and_fills_the_members_table(circuits_app, soar_state):
+def test_success_merges_threats_and_campaign_and_fills_the_members_table(circuits_app, soar, incident):
     content = enrich(circuits_app, pp_tap_threat_ids=f"{THREAT_ID},{MALWARE_THREAT}", pp_tap_campaign_ids=CAMPAIGN_ID,
-                     pp_tap_incident_id=12)
+                     pp_tap_incident_id=incident)
     assert content["severity_score"] == 950
     assert {"Corporate Credential Phishing", "Downloader"} <= set(content["families"])
     assert content["campaign_name"].startswith("SimLoader") and content["not_found"] == []
     assert content["members_table"] == {"added": 4, "updated": 0, "unchanged": 0}
-    assert len(soar_state["rows"][TABLE]) == 4
+    assert len(rows(soar, incident)) == 4
     assert "Proofpoint TAP enrichment" in content["note_html"]
 
 
-def test_refresh_updates_changed_members_in_place(circuits_app, tap_sim, soar_state):
-    first = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=12)
+def test_refresh_updates_changed_members_in_place(circuits_app, tap_sim, soar, incident):
+    first = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=incident)
     tap_sim.set_threat_status(THREAT_ID, "falsePositive")
     try:
-        second = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=12)
-        third = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=12)
+        second = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=incident)
+        third = enrich(circuits_app, pp_tap_campaign_ids=CAMPAIGN_ID, pp_tap_incident_id=incident)
     finally:
         tap_sim.set_threat_status(THREAT_ID, "active")
     assert second["members_table"]["updated"] == 1 and second["members_table"]["added"] == 0
     assert third["members_table"] == {"added": 0, "updated": 0, "unchanged": 4}
     assert second["digest"] != first["digest"] and third["digest"] == second["digest"]
     statuses = {r["cells"]["pp_tap_member_threat_id"]["value"]: r["cells"]["pp_tap_member_status"]["value"]
-                for r in soar_state["rows"][TABLE]}
+                for r in rows(soar, incident)}
     assert statuses[THREAT_ID] == "falsePositive" and len(statuses) == 4
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from fnhelpers import CAMPAIGN_ID, UNKNOWN_CAMPAIGN_ID, Failed, call
 
-resilient_mock = "soar_mock.TapAppResilientMock"
 config_data = ""  # set by the tap_sim fixture before the runtime starts
 
 

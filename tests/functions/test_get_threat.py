@@ -7,7 +7,6 @@ from fnhelpers import THREAT_ID, UNKNOWN_THREAT_ID, Failed, call
 
 from fn_pp_tap_functions.util.customize import customization_data  # noqa: F401  (the package must import)
 
-resilient_mock = "soar_mock.TapAppResilientMock"
 config_data = ""  # set by the tap_sim fixture before the runtime starts
 
 

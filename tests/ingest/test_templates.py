@@ -209,9 +209,20 @@ def test_template_precedence_workflow_input_then_file_then_default():
         read_inputs({}, template_file_text='{"name": "{{ nope }}"}', template_file_path="/x.json")
 
 
-def test_the_template_is_checked_once_per_read(monkeypatch):
+def test_the_templates_are_checked_once_per_read(monkeypatch):
+    from fn_pp_tap_functions.ingest import inputs as inputs_module
+
     checks = []
-    original = IncidentTemplate.check
-    monkeypatch.setattr(IncidentTemplate, "check", lambda self, samples: checks.append(1) or original(self, samples))
-    read_inputs({"pp_tap_incident_template": '{"name": "x"}'})
-    assert checks == [1]
+    original = inputs_module.check_templates
+    monkeypatch.setattr(inputs_module, "check_templates", lambda *t: checks.append(t) or original(*t))
+    read_inputs({"pp_tap_incident_template": '{"name": "x"}', "pp_tap_update_template": '{"name": "{{ group.key }}"}'})
+    assert len(checks) == 1 and checks[0][1] is not None and checks[0][2] is None
+
+
+def test_update_and_close_templates_have_their_own_keys_and_are_checked():
+    with pytest.raises(TemplateError, match="unknown key; allowed: name, description, severity"):
+        read_inputs({"pp_tap_update_template": '{"name": "x", "artifacts": []}'})
+    with pytest.raises(TemplateError, match="workflow input pp_tap_close_template.*no attribute .nope"):
+        read_inputs({"pp_tap_close_template": '{"description": "{{ close.nope }}"}'})
+    request = read_inputs({"pp_tap_close_template": '{"description": "closed: {{ close.status }}"}'})
+    assert request.close_template is not None and request.updates is request.template

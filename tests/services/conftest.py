@@ -1,8 +1,9 @@
 """Fast tests of the services: the real stand-ins in this process, the services called directly.
 
 The SOAR emulator (``sim.soar.harness.SoarEmulator``, with the app's export imported as
-``resilient-circuits customize`` would) and the TAP simulator run in threads of the test process; the
-services talk to them as in production, through a real resilient ``SimpleClient`` over HTTPS and a real
+``resilient-circuits customize`` would, and the app's API key holding exactly ``apikey_permissions.txt``,
+as App Host grants it) and the TAP simulator run in threads of the test process; the services talk to
+them as in production, through a real resilient ``SimpleClient`` over HTTPS and a real
 ``TapClient`` over HTTP. No runtime, no STOMP, no mock of SOAR or TAP: a test takes a fraction of a second.
 
 Each test gets a clean org (every incident deleted, no fault armed) and TAP simulators of its own.
@@ -26,11 +27,12 @@ from sim.soar.harness import SoarEmulator
 from sim.tap import TapSimulator
 
 EXPORT = Path(__file__).resolve().parents[2] / "fn_pp_tap_functions" / "util" / "data" / "export.res"
+PERMISSIONS = Path(__file__).resolve().parents[2] / "apikey_permissions.txt"
 
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[SoarEmulator]:
-    emu = SoarEmulator()
+    emu = SoarEmulator(app_permissions=str(PERMISSIONS))  # the app's key holds what App Host would grant
     emu.start()
     emu.import_export(json.loads(EXPORT.read_text(encoding="utf-8")))
     yield emu

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fn_pp_tap_functions import fields as F
@@ -51,3 +52,18 @@ def run_log(cases: SoarCases, control: dict[str, Any]) -> list[dict[str, Any]]:
 def props(cases: SoarCases, incident: dict[str, Any]) -> dict[str, Any]:
     """The incident's custom fields as SOAR holds them now."""
     return dict(cases.get_incident(int(incident["id"])).get("properties") or {})
+
+
+class SimClock:
+    """A clock the TAP simulator, the app's TAP client and ``run_ingestion(now=...)`` share, so a test moves
+    time (a day of 5-minute runs) without sleeping. ``clock()`` is now; ``advance(minutes=...)`` moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = (start or datetime.now(UTC)).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current

@@ -110,7 +110,8 @@ def test_the_sweep_closes_reopens_notes_missing_threats_and_logs_the_run(cases, 
     assert any("no longer known to TAP" in n for n in notes(cases, unknown))
     (row,) = run_log(cases, control)
     assert row["pp_tap_run_kind"] == "sync" and row["pp_tap_run_closed"] == 1
-    assert row["pp_tap_run_window"] == "4 incidents, 4 threats" and row["pp_tap_run_status"] == "completed"
+    assert row["pp_tap_run_window"] == "4 incidents (4 due), 4 threats checked"
+    assert row["pp_tap_run_status"] == "completed"
     second = sync_threat_status(cases, tap_client(sim), ClosePolicy(reopen="reopen"), control_id=control["id"],
                                 check_campaigns=False)
     assert (second.closed, second.reopened, second.updated) == (0, 0, 0)

@@ -18,6 +18,8 @@ from fn_pp_tap_functions.tap.timestamps import epoch_ms
 
 THREAT = "002d63a80de7ad0125703ee36b2ca7a836f60eff3b46b3399168ea24ce6550d7"  # in the campaign, sandboxed
 CAMPAIGN = "5d7e1f0a-8c3b-4e62-9a1d-2f6b8c4e7a90"
+SANDBOXED = "eee4a2ef5531c67cc787e35d9d22f4dd966d29967938d38356ecc95bee7bb8a7"  # every evidence type
+SANDBOXED_HOSTILE = "f" * 64
 DASHBOARD = "https://threatinsight.proofpoint.com/5e1a3c42-0000-4000-8000-00000000c0de"
 VAP = "a.fischer@northwind.example"
 V2 = ("https://urldefense.proofpoint.com/v2/url?u=https-3A__docs-2Dshare.invoice-2Dportal.example_v_8841-2Dremit"
@@ -83,6 +85,53 @@ def test_forensics_attaches_the_report_once_and_returns_only_new_indicators(case
     again = get_forensics(tap_client(sim), THREAT, cases=cases, incident_id=iid)
     assert again["attachment"]["added"] is False and again["changed"] is False
     assert again["new_artifacts"] == [] and again["new_rows"] == [] and len(cases.attachments(iid)) == 1
+
+
+def test_forensics_report_note_and_rows_show_every_evidence_field(cases, make_tap, soar):
+    """Typed ``what`` sub-fields (labelled, the documented ones for the type first), TAP's note and the platforms
+    with OS and version reach the attached report, the note and the forensics table."""
+    sim = make_tap(None)
+    iid = incident(cases)
+    result = get_forensics(tap_client(sim), SANDBOXED, cases=cases, incident_id=iid, malicious_only=False)
+    (attachment,) = cases.attachments(iid)
+    report = soar.client().get(f"/incidents/{iid}/attachments/{attachment['id']}/contents").content.decode("utf-8")
+    for shown in ("Signature ID: 2039981", "Name: ET MALWARE SimLoader CnC Checkin",
+                  "Name server list: ns1.simloader.example, ns2.simloader.example", "HTTP status: 200",
+                  "Blocklisted: yes", "Protocol: tcp", "Port: 443", "Offset: 512", "Rule: payload_download",
+                  "wscript.exe started by EXCEL.EXE", "Matched before detonation", "Win10 (win, win10)"):
+        assert shown in report, shown
+    note = result["note_html"]
+    assert ("network: Connection to 203.0.113.250:443 &ndash; Action connect; IP 203.0.113.250; Port 443; "
+            "Protocol tcp [Win10 (win, win10)]") in note
+    assert "Evidence (first 10 of 12):" in note
+    assert "(Matched before detonation) [Win10 (win, win10)]" in note
+    rows = {r[forensics.COL_TYPE]: r for r in result["new_rows"]}
+    assert rows["ids"][forensics.COL_DETAIL] == "name=ET MALWARE SimLoader CnC Checkin; signatureId=2039981"
+    assert rows["rule"][forensics.COL_NOTE] == "Matched before detonation"
+    assert rows["ids"][forensics.COL_PLATFORMS] == "Win10 (win, win10)"
+    for row in result["new_rows"]:  # the exported table takes every column the rows fill
+        cases.add_row(iid, forensics.TABLE, row)
+    stored = [row_cells(r) for r in cases.rows(iid, forensics.TABLE)]
+    assert {r[forensics.COL_NOTE] for r in stored if r.get(forensics.COL_NOTE)} >= {"Matched before detonation"}
+
+
+def test_forensics_values_from_the_sandbox_stay_inert(cases, make_tap):
+    hostile = "run\u202e.exe <script>alert(1)</script>\r\nfake line\u200b"
+    scenario = {"threats": [{"id": SANDBOXED_HOSTILE, "status": "active"}], "forensics": {"threats": {
+        SANDBOXED_HOSTILE: [{"scope": "THREAT", "id": SANDBOXED_HOSTILE, "name": "x", "threatStatus": "active",
+                             "forensics": [{"type": "registry", "display": hostile, "engine": "iee", "malicious": True,
+                                            "time": 0, "note": hostile,
+                                            "what": {"action": "set", "key": "HKCU\\Run", "value": hostile},
+                                            "platforms": [{"name": hostile, "os": "win", "version": "win10"}]}]}]}}}
+    sim = make_tap(scenario)
+    iid = incident(cases)
+    result = get_forensics(tap_client(sim), SANDBOXED_HOSTILE, cases=cases, incident_id=iid)
+    note = result["note_html"]
+    assert "&lt;script&gt;" in note and "<script" not in note
+    assert "[U+202E]" in note and "[U+200B]" in note and "\u202e" not in note and "\u200b" not in note
+    (row,) = result["new_rows"]
+    for column in (forensics.COL_DISPLAY, forensics.COL_DETAIL, forensics.COL_NOTE, forensics.COL_PLATFORMS):
+        assert "\n" not in row[column] and "\u202e" not in row[column] and "[U+202E]" in row[column], column
 
 
 # ----------------------------------------------------------------------------------------- People

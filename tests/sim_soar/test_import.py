@@ -33,8 +33,9 @@ def fresh():
 
 
 def customize(emu: SoarEmulator, export: dict, name: str = "pkg") -> None:
-    """Exactly what ``resilient-circuits customize -y`` does with a package's ImportDefinition."""
-    client = resilient.get_client(emu.app_opts())
+    """Exactly what ``resilient-circuits customize -y`` does with a package's ImportDefinition, run by an
+    administrator (an app's own key may not import)."""
+    client = resilient.get_client(emu.admin_opts())
     definition = ImportDefinition(base64.b64encode(json.dumps(export).encode("utf-8")))
     Customizations(client, yflag=True).load_import(definition, SimpleNamespace(name=name, version="1.0.0"))
 
@@ -47,7 +48,7 @@ def test_real_exports_import_through_customize(fresh):
     assert fn["destination_handle"] == "fn_google_maps_directions"
     dest = next(d for d in client.get("/message_destinations")["entities"]
                 if d["programmatic_name"] == "fn_google_maps_directions")
-    # customize gave this API key access to the destination
+    # customize gave the key it ran with (the administrator's) access to the destination
     assert client.get("/rest/session")["api_key_handle"] in dest["api_keys"]
     rules = {r["name"]: r for r in client.get("/actions?handle_format=names")["entities"]}
     assert rules["Get Directions"]["workflows"] == ["example_google_maps_directions"]

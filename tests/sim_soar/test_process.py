@@ -31,7 +31,7 @@ def test_cli_writes_config_and_keeps_state_across_restart(tmp_path):
     with open(app_config, "w", encoding="utf-8") as fh:
         fh.write("[fn_pp_tap_functions]\nbase_url = https://tap.example\n")
     state = str(tmp_path / "soar.sqlite")
-    proc, base_url = start_emulator_process(app_config, state)
+    proc, base_url = start_emulator_process(app_config, state, extra_args=["--grant-all"])
     try:
         client, cfg = client_from(app_config)
         assert base_url == f"https://127.0.0.1:{cfg['port']}"
@@ -48,7 +48,7 @@ def test_cli_writes_config_and_keeps_state_across_restart(tmp_path):
     finally:
         assert stop(proc) == 0
 
-    proc, _ = start_emulator_process(app_config, state)
+    proc, _ = start_emulator_process(app_config, state, extra_args=["--grant-all"])
     try:
         client, _cfg = client_from(app_config)
         again = client.get(f"/incidents/{inc['id']}?handle_format=names")
@@ -64,9 +64,26 @@ def test_cli_writes_config_and_keeps_state_across_restart(tmp_path):
 
 def test_cli_without_state_starts_empty(tmp_path):
     app_config = str(tmp_path / "app.config")
-    proc, _ = start_emulator_process(app_config)
+    admin_config = str(tmp_path / "admin.config")
+    proc, _ = start_emulator_process(app_config, extra_args=["--admin-config", admin_config])
     try:
-        client, _ = client_from(app_config)
-        assert client.get("/incidents") == []
+        admin, _ = client_from(admin_config)
+        assert admin.get("/incidents") == []
+        app, _ = client_from(app_config)  # App Host's base permissions only: no incident may be read
+        assert app.get("/incidents", expect=403)["message"] == "Forbidden"
+        assert app.get("/types/incident/fields")
+    finally:
+        assert stop(proc) == 0
+
+
+def test_cli_grants_an_apikey_permissions_file(tmp_path):
+    app_config = str(tmp_path / "app.config")
+    permissions = tmp_path / "apikey_permissions.txt"
+    permissions.write_text("# the base is always granted\nread_all_incidents\n", encoding="utf-8")
+    proc, _ = start_emulator_process(app_config, extra_args=["--apikey-permissions", str(permissions)])
+    try:
+        app, _ = client_from(app_config)
+        assert app.get("/incidents") == []
+        app.post("/incidents", {"name": "x", "discovered_date": 0}, expect=403)
     finally:
         assert stop(proc) == 0

@@ -3,6 +3,7 @@ atomically, and a workflow that cannot reach its app."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -118,3 +119,21 @@ def test_rule_on_wrong_object_or_unknown_property_is_refused(with_rules, client)
     resp = client.post(f"/incidents/{inc['id']}/action_invocations",
                        {"action_id": client.rule_id("Emu: Triage"), "properties": {"bogus": 1}}, expect=400)
     assert "bogus" in resp["message"]
+
+
+def test_automatic_rules_are_queued_and_run_after_the_call_returns(with_rules, client):
+    """SOAR evaluates automatic rules after the REST call that fired them has answered: the call returns
+    while the rule queue is held, and the rule runs once it is free."""
+    inc = client.create_incident("queued rules")
+    gate = threading.Event()
+    with_rules.soar.automation.rule_queue.submit(gate.wait, 30)  # hold the queue
+    try:
+        [art] = client.post(f"/incidents/{inc['id']}/artifacts", {"type": "DNS Name", "value": "queued.example"},
+                            timeout=10)
+        assert art["description"] is None  # answered before the rule was evaluated
+        time.sleep(0.3)
+        assert client.get(f"/incidents/{inc['id']}/artifacts/{art['id']}")["description"] is None
+    finally:
+        gate.set()
+    wait_for(lambda: client.get(f"/incidents/{inc['id']}/artifacts/{art['id']}")["description"]
+             == "seen by the automatic rule")

@@ -110,8 +110,9 @@ def test_workflow_terminates_with_the_app_error(running):
 
 
 def test_automatic_rule_fires_on_change(running):
-    _emu, client, _proc, _work = running
+    emu, client, _proc, _work = running
     inc = client.create_incident("auto", properties={"emu_verdict": "benign"})
+    assert emu.wait_rules_idle()
     assert client.workflow_instances(inc["id"]) == []
     result = client.patch(f"/incidents/{inc['id']}", {"changes": [
         {"field": "emu_verdict", "old_value": {"object": "benign"}, "new_value": {"object": "malicious"}}]},
@@ -155,3 +156,32 @@ def test_selftest_exit_codes(running, tmp_path):
     # body as str: the TypeError lands in its generic STOMP branch, 30 (an upstream bug, reproduced as is)
     assert denied.returncode == 30, denied.stdout[-3000:]
     assert "requires string as left operand" in denied.stdout + denied.stderr
+
+
+def test_every_start_of_the_runtime_subscribes_on_its_first_connect(tmp_path):
+    """The runtime started 10 times: each start's first CONNECT is answered, so it subscribes once on one
+    connection (a start whose CONNECT went unanswered reconnects: a second CONNECT, and SUBSCRIBEs twice)."""
+    emu = SoarEmulator().start()
+    try:
+        emu.import_export(echo_export())
+        client = emu.client()
+        queue = f"actions.{emu.org_id}.emu_test"
+        for start in range(10):
+            work = make_app_dir(emu, str(tmp_path), f"start{start}")
+            before = client.get("/_emulator/stomp")["frames"]
+            proc = start_runtime(os.path.join(work, "app.config"), work)
+            try:
+                client.wait_for_subscription("emu_test", timeout=150)
+            finally:
+                assert stop_process(proc) == 0
+            after = client.get("/_emulator/stomp")["frames"]
+            with open(os.path.join(work, "runtime.log"), encoding="utf-8") as fh:
+                log = fh.read()
+            assert (after["CONNECT"] - before.get("CONNECT", 0),
+                    after["SUBSCRIBE"] - before.get("SUBSCRIBE", 0)) == (1, 1), f"start {start}:\n{log[-3000:]}"
+            assert "STOMP disconnected" not in log and "Connection will retry" not in log, f"start {start}"
+            deadline = time.monotonic() + 10
+            while client.get("/_emulator/stomp")["subscriptions"].get(queue) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        emu.stop()

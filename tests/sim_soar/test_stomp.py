@@ -99,15 +99,21 @@ def reply(conn, msg, body):
               json.dumps(body).encode())
 
 
-def test_round_robin_one_subscriber_per_invocation_and_status_messages(emulator):
-    a, b = subscriber(emulator), subscriber(emulator)
-    results = []
+def invoke_twice(emu) -> tuple[list, list[threading.Thread]]:
+    """Two concurrent invocations of emu_echo; the results list fills as they complete."""
+    results: list = []
 
     def invoke(n):
-        results.append(emulator.invoke_function("emu_echo", {"emu_text": f"call {n}"}, timeout=10))
+        results.append(emu.invoke_function("emu_echo", {"emu_text": f"call {n}"}, timeout=10))
     threads = [threading.Thread(target=invoke, args=(n,)) for n in range(2)]
     for t in threads:
         t.start()
+    return results, threads
+
+
+def test_round_robin_one_subscriber_per_invocation_and_status_messages(emulator):
+    a, b = subscriber(emulator), subscriber(emulator)
+    results, threads = invoke_twice(emulator)
     got = {}
     for name, conn in (("a", a), ("b", b)):
         msg = conn.recv()
@@ -150,3 +156,30 @@ def test_unacked_message_is_redelivered_to_another_subscriber(emulator):
     t.join(10)
     assert outcome == {"error": "app error text"}
     second.close()
+
+
+def test_a_reused_subscription_id_adds_a_consumer_as_activemq_classic_does(emulator):
+    """ActiveMQ Classic's ProtocolConverter does not check the id: a second SUBSCRIBE with it is another
+    consumer, UNSUBSCRIBE removes the newest, and the older one delivers until the connection closes."""
+    conn = subscriber(emulator)
+    dest = f"actions.{emulator.org_id}.emu_test"
+    conn.send("SUBSCRIBE", {"destination": dest, "id": "sub-1", "ack": "client-individual",
+                            "activemq.prefetchSize": "1", "receipt": "again"})
+    assert conn.recv().headers["receipt-id"] == "again"  # no ERROR, the connection stays
+    assert emulator.client().get("/_emulator/stomp")["subscriptions"][dest] == 2
+    results, threads = invoke_twice(emulator)
+    messages = [conn.recv(), conn.recv()]  # prefetch 1 each: both consumers hold one
+    assert [m.headers["subscription"] for m in messages] == ["sub-1", "sub-1"]
+    for msg in messages:
+        reply(conn, msg, {"message_type": 0, "message": "Completed", "complete": True,
+                          "results": {"version": 2.0, "success": True, "content": {}}})
+    for t in threads:
+        t.join(10)
+    assert len(results) == 2
+    conn.send("UNSUBSCRIBE", {"id": "sub-1", "receipt": "u1"})
+    assert conn.recv().headers["receipt-id"] == "u1"
+    assert emulator.client().get("/_emulator/stomp")["subscriptions"][dest] == 1  # the older one stays
+    conn.send("UNSUBSCRIBE", {"id": "sub-1", "receipt": "u2"})
+    err = conn.recv()
+    assert err.command == "ERROR" and err.headers["message"] == "No subscription matched."
+    conn.close()

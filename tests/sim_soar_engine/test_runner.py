@@ -32,12 +32,13 @@ inputs.pp_limit = rule.properties.pp_days
 POST = """
 if results.success:
     c = results.content
-    incident.addNote(helper.createRichText("<p>Threat <b>{}</b>: {}</p>".format(c.classification, c.threatStatus)))
+    incident.addNote(helper.createRichText(
+        "<p>Threat <b>{}</b>: {}</p>".format(c["classification"], c["threatStatus"])))
     incident.addArtifact("DNS Name", "evil.example", "from TAP threat " + results.inputs.get("pp_threat_id", ""))
     row = incident.addRow("pp_threat_table")
-    row["threat_id"] = workflow.properties.threat.content.classification
+    row["threat_id"] = workflow.properties.threat.content["classification"]
     row.url = artifact.value
-    incident.properties.pp_threat_status = c.threatStatus
+    incident.properties.pp_threat_status = c["threatStatus"]
 else:
     incident.addNote("TAP lookup failed: {}".format(results.reason))
 """

@@ -159,27 +159,40 @@ inputs.pp_limit = 3
     assert "INFO: A" in out.log
 
 
-def test_post_processing_results_attr_and_dict_access(host, ctx) -> None:
+def test_post_processing_results_attr_on_top_and_keys_below(host, ctx) -> None:
     env = envelope({"threatStatus": "falsePositive", "items": [{"url": "u1"}], "nested": {"a": {"b": 2}}})
     out = run(host, ctx, """
 import json
 assert results.success and results["success"]
-assert results.content.threatStatus == results.get("content", {})["threatStatus"]
-assert results.content.nested.a.b == 2
-assert results.content["items"][0].url == "u1"
+assert results.content["threatStatus"] == results.get("content", {})["threatStatus"]
+assert results.content["nested"]["a"].get("b") == 2
+assert results.content["items"][0]["url"] == "u1"
 assert json.loads(json.dumps(results.content))["threatStatus"] == "falsePositive"
-assert results.reason is None and results.metrics.package == "x"
+assert results.reason is None and results.metrics["package"] == "x"
 log.info(str(results.get("missing", "dflt")))
 """, kind="post", results=env)
     assert out.log == ["INFO: dflt"]
-    assert "AttributeError" in fails(host, ctx, "results.content.nope", kind="post", results=env)
+    assert "AttributeError: 'results' has no attribute 'nope'" in fails(host, ctx, "results.nope", kind="post",
+                                                                         results=env)
     assert isinstance(AttrDict(a=1), dict)
+
+
+def test_nested_result_values_refuse_attribute_access_as_soar_does(host, ctx) -> None:
+    env = envelope({"threatStatus": "falsePositive", "items": [{"url": "u1"}], "nested": {"a": 1}})
+    for script in ("results.content.threatStatus", "results.content.nested.a", "results.content['items'][0].url",
+                   "results.metrics.package"):
+        why = fails(host, ctx, script, kind="post", results=env)
+        assert "AttributeError: 'dict' object has no attribute" in why, (script, why)
+    props = {"threat": envelope({"score": 90})}
+    why = fails(host, ctx, "workflow.properties.threat.content.score", kind="post", results=env,
+                workflow_properties=props)
+    assert "AttributeError: 'dict' object has no attribute 'score'" in why
 
 
 def test_workflow_properties_and_add_property(host, ctx) -> None:
     props = {"threat": envelope({"score": 90})}
-    out = run(host, ctx, "workflow.addProperty('summary', {'n': workflow.properties.threat.content.score})\n"
-                         "log.info(str(workflow.properties.summary.n))", workflow_properties=props)
+    out = run(host, ctx, "workflow.addProperty('summary', {'n': workflow.properties.threat.content['score']})\n"
+                         "log.info(str(workflow.properties.summary['n']))", workflow_properties=props)
     assert out.new_workflow_properties == {"summary": {"n": 90}}
     assert out.log == ["INFO: 90"]
 

@@ -112,7 +112,8 @@ def test_siem_events_and_empty_204(client, mock, load_ndjson):
     events = client.siem("clicks/blocked", "2024-10-11T13:00:00Z/2024-10-11T14:00:00Z").events()
     assert [e.event_id for e in events] == [item["id"]]
     mock.get(BASE + "/v2/siem/all", status_code=204)
-    assert client.siem("all", WINDOW).payload == {}
+    empty = client.siem("all", WINDOW)
+    assert empty.events() == [] and empty.query_end_time is None
 
 
 @pytest.mark.parametrize(
@@ -294,7 +295,7 @@ def test_500_retried_then_succeeds(client, mock, sleeps):
         [{"status_code": 500}, {"status_code": 503}, {"json": {"queryEndTime": "2024-10-11T14:00:00Z"}}],
     )
     result = client.siem("all", WINDOW)
-    assert result.payload["queryEndTime"]
+    assert result.query_end_time is not None
     assert sleeps == [1.0, 2.0]  # exponential backoff
     assert client.calls == {"siem": 3}  # retries spend quota and are counted
 
@@ -339,7 +340,7 @@ def test_timeout_then_success(client, mock, sleeps):
         BASE + "/v2/siem/all",
         [{"exc": requests.exceptions.ConnectTimeout("connect timed out")}, {"json": {}}],
     )
-    assert client.siem("all", WINDOW).payload == {}
+    assert client.siem("all", WINDOW).events() == []
     assert sleeps == [1.0]
 
 

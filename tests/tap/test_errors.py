@@ -70,5 +70,8 @@ def test_coercion_edges():
     assert coerce.boolean("TRUE") is True and coerce.boolean(2) is None
     assert coerce.texts(None) == () and coerce.texts("a") == ("a",) and coerce.texts(["a", "", None, 3]) == ("a", "3")
     assert coerce.text("  ") is None and coerce.text(" x ") == " x "  # verbatim, not trimmed
-    assert coerce.names([{"id": 1, "name": "TA505"}, {"id": 2}, "X"]) == ("TA505", "X")
+    assert coerce.refs([{"id": 1, "name": "TA505"}, {"id": 2}, "X", {}]) == (
+        coerce.Ref("1", "TA505"), coerce.Ref("2", None), coerce.Ref(None, "X"))
+    assert coerce.refs({"ID": "a", "Name": "b"}) == (coerce.Ref("a", "b"),) and coerce.refs(None) == ()
+    assert coerce.ref_names(coerce.refs([{"id": "i"}, {"name": "n"}])) == ["i", "n"]
     assert coerce.lower_keys({"threatURL": None, "threatUrl": "u"}) == {"threaturl": "u"}

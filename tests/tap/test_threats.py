@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fn_pp_tap_functions.errors import TapResponseError
+from fn_pp_tap_functions.tap.coerce import Ref, ref_names
 from fn_pp_tap_functions.tap.forensics import Forensics
 from fn_pp_tap_functions.tap.links import tenant_from_threat_url, threat_dashboard_url
 from fn_pp_tap_functions.tap.people import TopClickersReport, VapReport
@@ -17,12 +18,14 @@ def test_threat_summary_old_field_names(load_json):
     assert summary.severity_score == 20  # from "severity"
     assert summary.vertically_targeted is False and summary.geo_targeted is False  # "verticals"/"geographies"
     assert summary.identified_at == datetime(2020, 7, 21, 15, 30, 10, tzinfo=UTC)
-    assert summary.actors == ("TA505",) and summary.malware == ("Ursnif",) and summary.brands == ("DocuSign",)
-    assert summary.techniques == ("XL4 macros",) and summary.families == ("Banking",)
+    assert summary.actors == (Ref("6e3b86b0-a823-4ed6-8d75-db4d7ead43ba", "TA505"),)  # TAP's id kept with the name
+    assert [m.name for m in summary.malware] == ["Ursnif"] and summary.brands[0].name == "DocuSign"
+    assert summary.techniques[0].name == "XL4 macros" and summary.families[0].name == "Banking"
     assert summary.status == "active" and summary.type == "attachment" and summary.category == "malware"
     assert summary.attack_spread == 62 and summary.notable is False
     data = summary.to_dict()
     assert data["identified_at"] == "2020-07-21T15:30:10Z" and data["actors"] == ["TA505"]
+    assert data["named_ids"]["actors"] == ["6e3b86b0-a823-4ed6-8d75-db4d7ead43ba"]
     json.dumps(data)
 
 
@@ -48,7 +51,7 @@ def test_campaign_with_members_counts(load_json):
     campaign = Campaign.from_api(load_json("ibm_soar_campaign_with_members.json"))
     assert campaign.id == "68a66f7f-cdd7-4c53-ba0f-2e1760254114"
     assert campaign.start_date == datetime(2023, 6, 1, tzinfo=UTC)
-    assert campaign.families == ("Corporate Credential Phishing",) and campaign.actors == ()
+    assert ref_names(campaign.families) == ["Corporate Credential Phishing"] and campaign.actors == ()
     assert len(campaign.members) == 2
     member = campaign.members[0]
     assert member.threat_id == "b17ce924d5c75dd1e222f438fda67c526a77783403737613f261980b7bcc7510"
@@ -78,7 +81,9 @@ def test_campaign_counts_mixed_and_unknown_statuses():
 
 def test_campaign_information_without_members(load_json):
     campaign = Campaign.from_api(load_json("demisto_campaign_information.json"))
-    assert campaign.members == () and campaign.malware == ("Tordal",) and campaign.brands == ("DocuSign",)
+    assert campaign.members == () and ref_names(campaign.malware) == ["Tordal"]
+    assert campaign.brands == (Ref("bd0f6db2-1728-4e0b-ad8b-3135ca9616bc", "DocuSign"),)
+    assert campaign.to_dict()["named_ids"]["malware"] == ["a37f32e5-99f8-48af-9821-61e5dc4c71d3"]
     assert campaign.name.startswith('Tordal "2203_78291"')
     assert campaign.counts_by_status() == {"active": 0, "cleared": 0, "falsePositive": 0}
 
@@ -97,7 +102,8 @@ def test_forensics_sample(load_json):
     assert report.scope == "CAMPAIGN" and report.name == "Emotet"
     (item,) = report.evidence
     assert (item.type, item.display, item.malicious, item.note) == ("behavior", "Test", False, "Test2")
-    assert item.what == {"rule": "behavior_123456789"}
+    assert item.what.rule == "behavior_123456789" and item.what.to_dict() == {"rule": "behavior_123456789"}
+    assert item.time == 0 and item.to_dict()["time"] == 0
     assert item.platforms[0].to_dict() == {"name": "Win10", "os": "win", "version": "win10"}
     assert forensics.malicious() == []
     json.dumps(forensics.to_dict())
@@ -123,9 +129,9 @@ def test_forensics_blacklisted_int_becomes_bool():
     forensics = Forensics.from_api(payload)
     items = forensics.reports[0].evidence
     assert [i.blacklisted for i in items] == [True, False, True, None]
-    assert items[0].what["blacklisted"] is True
-    assert items[1].malicious is False and items[3].what == {} and items[3].platforms == ()
-    assert items[2].what["score"] is None  # NaN is not JSON
+    assert items[0].what.blacklisted is True and items[0].raw_what["blacklisted"] is True
+    assert items[1].malicious is False and items[3].what.to_dict() == {} and items[3].platforms == ()
+    assert items[2].what.other == {"score": None}  # undocumented, kept; NaN is not JSON
     assert forensics.reports[0].threat_status == "falsePositive"
     assert [e.type for e in forensics.malicious()] == ["url"]
     json.dumps(forensics.to_dict(), allow_nan=False)

@@ -8,9 +8,9 @@ import pytest
 
 from fn_pp_tap_functions.errors import InputError, SoarConflictError, TapNotFoundError, TapRateLimitError
 from fn_pp_tap_functions.investigation import indicators as ind
-from fn_pp_tap_functions.investigation.common import flag, optional_incident_id, split_ids
+from fn_pp_tap_functions.investigation.common import digest, flag, optional_incident_id, split_ids
 from fn_pp_tap_functions.investigation.enrichment import COL_CAMPAIGN_ID, COL_STATUS, COL_THREAT_ID, plan_member_changes
-from fn_pp_tap_functions.investigation.forensics import evidence_row
+from fn_pp_tap_functions.investigation.forensics import evidence_row, report_evidence
 from fn_pp_tap_functions.investigation.people import validate_emails
 from fn_pp_tap_functions.services.investigation import (
     PeopleBudget,
@@ -114,6 +114,34 @@ def test_evidence_row_key_is_stable_and_text_is_plain():
     row = evidence_row(report, report.evidence[4])
     assert row == evidence_row(report, report.evidence[4])
     assert "\u202e" not in row["pp_tap_fx_display"] and row["pp_tap_fx_malicious"] is True
+
+
+def test_evidence_row_key_is_the_one_rows_had_before_the_typed_what():
+    """The key is a digest of the evidence as TAP sent it (``what`` verbatim, ``time`` left out), so rows added
+    before ``what`` was typed and ``time`` kept are recognised: a re-run after an upgrade adds no duplicate."""
+    raw = {"type": "url", "display": "d", "engine": "iee", "malicious": True, "note": None, "time": 0,
+           "what": {"URL": "https://x.example", "blacklisted": 1, "port": "443", "extra": None},
+           "platforms": [{"name": "Win10", "os": "win", "version": "win10"}]}
+    report = _forensics([raw]).reports[0]
+    before = {k: raw[k] for k in ("type", "display", "engine", "malicious", "note", "platforms")}
+    before["what"] = {"URL": "https://x.example", "blacklisted": True, "port": "443", "extra": None}
+    assert evidence_row(report, report.evidence[0])["pp_tap_fx_key"] == digest(["THREAT", TID, before], 24)
+    assert report.evidence[0].to_dict()["what"] == {"url": "https://x.example", "blacklisted": True, "port": 443,
+                                                    "extra": None}  # undocumented keys as they came
+
+
+def test_evidence_row_and_report_show_the_typed_fields_documented_ones_first():
+    raw = {"type": "network", "display": "connect", "malicious": True, "note": "C2 check-in",
+           "what": {"host": "c2.example", "TYPE": "tcp", "port": 443, "ip": "203.0.113.9", "action": "connect"},
+           "platforms": [{"name": "Win10", "os": "win", "version": "win10"}, {"name": "Android", "os": "android"}]}
+    report = _forensics([raw]).reports[0]
+    row = evidence_row(report, report.evidence[0])
+    assert row["pp_tap_fx_detail"] == "action=connect; ip=203.0.113.9; port=443; type=tcp; host=c2.example"
+    assert row["pp_tap_fx_note"] == "C2 check-in"
+    assert row["pp_tap_fx_platforms"] == "Win10 (win, win10), Android (android)"
+    shown = report_evidence(report.evidence[0])
+    assert [d["label"] for d in shown["details"]] == ["Action", "IP", "Port", "Protocol", "Host"]
+    assert shown["platform_labels"] == ["Win10 (win, win10)", "Android (android)"] and shown["time"] is None
 
 
 # ------------------------------------------------------------------------------------------- fakes

@@ -33,7 +33,7 @@ class Clock:
 
 @pytest.fixture
 def control(monkeypatch):
-    monkeypatch.setattr(sched, "ensure_control", lambda cases, now: {"id": 42})
+    monkeypatch.setattr(sched, "ensure_control", lambda cases, now, setup=None: {"id": 42})
 
 
 def test_runs_the_rule_on_the_control_incident_at_each_interval(control):

@@ -6,7 +6,14 @@ import pytest
 from resilient.app_config import AppConfigManager
 
 from fn_pp_tap_functions.errors import ConfigError, InputError
-from fn_pp_tap_functions.settings import load_settings, section_name, tap_client
+from fn_pp_tap_functions.settings import (
+    DEFAULT_INTERVALS,
+    control_owner,
+    interval_minutes,
+    load_settings,
+    section_name,
+    tap_client,
+)
 from fn_pp_tap_functions.util.config import config_section_data
 
 
@@ -80,6 +87,26 @@ def test_client_gets_rc_verify_and_timeout():
 def test_config_template_documents_every_setting():
     text = config_section_data()
     for key in ("base_url", "principal", "secret", "verify", "timeout", "retries", "dashboard_url", "https_proxy",
-                "[fn_pp_tap_functions:emea]"):
+                "[fn_pp_tap_functions:emea]", "ingest_interval_minutes", "sync_interval_minutes",
+                "scheduler_initial_delay_seconds", "control_owner", "ui_lock", "ingest_max_windows_per_run",
+                "ingest_overlap_minutes", "ingest_lease_minutes", "siem_daily_budget", "incident_template_path"):
         assert key in text
     assert "$PP_TAP_SECRET" in text and "^pp_tap_secret" in text
+
+
+def test_the_scheduler_is_on_unless_app_config_turns_it_off():
+    new = config_section_data()
+    assert "ingest_interval_minutes = 5\n" in new and "sync_interval_minutes = 60\n" in new
+    unset = opts(fn_pp_tap_functions=BASE)
+    assert interval_minutes(unset, "ingest_interval_minutes", default=DEFAULT_INTERVALS["ingest_interval_minutes"]) == 5
+    assert interval_minutes(unset, "sync_interval_minutes", default=DEFAULT_INTERVALS["sync_interval_minutes"]) == 60
+    off = opts(fn_pp_tap_functions=dict(BASE, ingest_interval_minutes="0"))
+    assert interval_minutes(off, "ingest_interval_minutes", default=5) == 0
+    with pytest.raises(ConfigError, match="ingest_interval_minutes"):
+        interval_minutes(opts(fn_pp_tap_functions=dict(BASE, ingest_interval_minutes="often")),
+                         "ingest_interval_minutes", default=5)
+
+
+def test_control_owner_is_optional():
+    assert control_owner(opts(fn_pp_tap_functions=BASE)) is None
+    assert control_owner(opts(fn_pp_tap_functions=dict(BASE, control_owner=" SOC Tier 1 "))) == "SOC Tier 1"

@@ -12,5 +12,9 @@ inputs.pp_tap_close_resolution = "Not an Issue"
 inputs.pp_tap_reopen_policy = "note"
 # Notes with the evidence when the app closes, reopens or changes an incident.
 inputs.pp_tap_close_notes = True
+# Templates that re-render the incident's name and description when this changes it (JSON, see the README).
+# Blank: app.config update_template_path / close_template_path, else the incident template.
+inputs.pp_tap_update_template = ""
+inputs.pp_tap_close_template = ""
 # A second TAP tenant: the name of its [fn_pp_tap_functions:NAME] section in app.config.
 inputs.pp_tap_profile = None

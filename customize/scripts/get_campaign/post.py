@@ -3,6 +3,6 @@
 # ready-made summary in which every value from TAP is already HTML-escaped.
 content = results.content
 if results.success and content:
-    incident.addNote(helper.createRichText(content.note_html))
+    incident.addNote(helper.createRichText(content["note_html"]))
 else:
     incident.addNote("Proofpoint TAP: Get campaign returned no result: {}".format(results.reason))

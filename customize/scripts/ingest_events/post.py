@@ -2,4 +2,4 @@
 # incident (a failed run fails the workflow instead, with its reason).
 content = results.content
 log.info("Proofpoint TAP ingestion {}: {} events read, {} kept, {} incidents created, {} updated".format(
-    content.status, content.events_read, content.kept, content.created, content.updated))
+    content["status"], content["events_read"], content["kept"], content["created"], content["updated"]))

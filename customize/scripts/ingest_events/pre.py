@@ -43,6 +43,15 @@ inputs.pp_tap_lookback_hours = 24
 # template shipped with the app. See the README for the keys and an example.
 inputs.pp_tap_incident_template = ""
 
+# The update template re-renders the name and description (and may raise the severity) on every update,
+# from everything TAP reported for the incident across runs; the close template does it when the app closes
+# the incident as a false positive. JSON with "name", "description" (and "severity" for updates). Blank: the
+# files named by update_template_path / close_template_path in app.config, else the incident template above
+# (for a close, followed by a paragraph on the close). A name or description an analyst edited is never
+# overwritten: the new state goes into the change note instead.
+inputs.pp_tap_update_template = ""
+inputs.pp_tap_close_template = ""
+
 # Owner and member rules, one per line, first match wins. Conditions: classification, event_type,
 # threat_type, recipient_domain; "default" matches everything. Names are SOAR users (e-mail) or groups.
 # Example:

@@ -1,9 +1,12 @@
 """Automation: which rules a change fires, and running what they start (workflows, script and field
 automations, message-destination actions).
 
-* Automatic rules are evaluated synchronously when an incident or artifact is created or changed (so a
-  client that returns from the REST call will find the workflow instance already created); their
-  scripts and workflows run asynchronously in a thread pool, as do manual rules' ones.
+* Automatic rules are queued, not run, by the write that fires them: SOAR evaluates them after the REST
+  call that made the change has answered (IBM: rules and workflows run asynchronously; a client finds the
+  workflow instance only later), so :meth:`on_change` made inside a REST call keeps the changes until the
+  response is written (:meth:`deferring`, :meth:`release`), then one worker evaluates them in order;
+  what the rules start runs in a thread pool, as do manual rules' workflows. A client must not expect a
+  workflow instance, a field a rule sets or a note a script adds when its call returns.
 * A change made by a script may trigger automatic rules again (as in SOAR); the cascade is cut at a
   depth of 10 and the cut is recorded as a terminated workflow instance, never silently.
 * A manual rule (menu item) runs only on the object type it is for, when enabled and when its
@@ -19,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from sim.soar.automation.effects import EffectWriter
@@ -70,16 +75,76 @@ class Automation:
         self.host = CoreHost(incidents=incidents, artifacts=artifacts, rows=rows, registry=registry,
                              instances=self.instances, calls=self.calls, write_effects=self.apply_effects)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="soar-run")
+        self.rule_queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soar-rules")
+        self._held = 0  # changes of REST calls kept until their response is written
+        self._held_lock = threading.Condition()
 
     def close(self) -> None:
+        self.rule_queue.shutdown(wait=False, cancel_futures=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # -- changes ----------------------------------------------------------------------------------
     def on_change(self, changes: Iterable[Change | None]) -> None:
-        """Evaluate automatic rules for each created/changed object and start what matches."""
-        for change in changes:
-            if change is not None:
-                self._after_change(change)
+        """Queue the evaluation of automatic rules for each created/changed object (inside a REST call:
+        once its response is written)."""
+        kept = [c for c in changes if c is not None]
+        if not kept:
+            return
+        deferred = getattr(_local, "deferred", None)
+        if deferred is not None:
+            deferred.extend(kept)
+            return
+        self._queue(kept, getattr(_local, "depth", 0))
+
+    @contextmanager
+    def deferring(self) -> Iterator[list[Change]]:
+        """Keep the changes made in this block (a REST call) for :meth:`release`."""
+        held: list[Change] = []
+        _local.deferred = held
+        with self._held_lock:
+            self._held += 1
+        try:
+            yield held
+        finally:
+            _local.deferred = None
+
+    def release(self, held: list[Change]) -> None:
+        """Queue what a REST call changed, now that its response is written."""
+        try:
+            if held:
+                self._queue(list(held), 0)
+        finally:
+            with self._held_lock:
+                self._held -= 1
+                self._held_lock.notify_all()
+
+    def _queue(self, changes: list[Change], depth: int) -> None:
+        def evaluate() -> None:
+            _local.depth = depth
+            try:
+                for change in changes:
+                    self._after_change(change)
+            except Exception:  # one broken evaluation must not stop the queue
+                LOG.exception("automatic rules: evaluation failed")
+            finally:
+                _local.depth = 0
+        try:
+            self.rule_queue.submit(evaluate)
+        except RuntimeError:
+            pass  # the emulator is stopping
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every change made so far has been evaluated (for tests that check a rule did not
+        fire); what the rules started may still be running."""
+        deadline = time.monotonic() + timeout
+        with self._held_lock:
+            while self._held and time.monotonic() < deadline:
+                self._held_lock.wait(0.05)
+        try:
+            self.rule_queue.submit(lambda: None).result(max(0.0, deadline - time.monotonic()))
+        except (RuntimeError, TimeoutError):
+            return False
+        return not self._held
 
     def apply_effects(self, effects: list[Effect], context: dict[str, Any]) -> None:
         """Apply a script's effects atomically (all or none), then run automatic rules on what changed."""

@@ -58,11 +58,9 @@ class ScriptState(Run):
 
 
 class AttrDict(dict):
-    """A dict also readable by attribute, nested (``results.content.x``), as SOAR's result objects.
-
-    A real dict, so ``json.dumps(results.content)`` works. Dict methods win over keys of the same
-    name (``results.content.items`` is the method: use ``results.content["items"]``). A missing key
-    raises AttributeError, as reading a missing attribute does in SOAR.
+    """A dict also readable by attribute, nested (``incident.description.content``): the field values of
+    SOAR's objects. A real dict, so ``json.dumps(...)`` works; dict methods win over keys of the same
+    name. A missing key raises AttributeError, as reading a missing attribute does in SOAR.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -70,6 +68,33 @@ class AttrDict(dict):
             return self[name]
         except KeyError:
             raise AttributeError(f"no attribute or key {name!r}") from None
+
+
+class ResultObject(dict):
+    """A function's results as a post-processing script gets them (``results``, and each result kept in
+    ``workflow.properties``): attribute access on the top level only (``results.content``,
+    ``results.success``, also ``results["content"]``, ``results.get("content")``); every value below is a
+    plain ``dict``/``list``, read by key (``results.content["x"]``, ``.get("x")``), so that
+    ``results.content.x`` fails with Python's own ``AttributeError: 'dict' object has no attribute 'x'``.
+
+    Why: SOAR's Python 3 scripts get a function's results as JSON turned into Python values, and IBM's
+    published scripts only read the top level by attribute and everything below by key (for example
+    ``workflow.properties.phishai_scan_output["content"]["scan_id"]``); a script that reads nested values
+    by attribute fails on SOAR, so the emulator, the stricter, refuses it too.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"'results' has no attribute {name!r}") from None
+
+
+def _result(value: Any) -> Any:
+    """A function's results (a dict) as :class:`ResultObject`, with plain copies below the top level."""
+    if isinstance(value, Mapping):
+        return ResultObject((k, copy.deepcopy(v)) for k, v in value.items())
+    return copy.deepcopy(value)
 
 
 def _wrap(value: Any) -> Any:
@@ -390,10 +415,11 @@ class _WorkflowProxy:
 
     @property
     def properties(self) -> AttrDict:
+        """Each earlier result (and each added property) by name, read as :class:`ResultObject`."""
         st = object.__getattribute__(self, "_st")
         merged = dict(st["properties"])
         merged.update(st["state"].new_properties)
-        return _wrap(merged)
+        return AttrDict((k, _result(v)) for k, v in merged.items())
 
     def addProperty(self, name: Any, value: Any) -> None:
         st = object.__getattribute__(self, "_st")
@@ -494,5 +520,5 @@ def script_objects(
         allowed = frozenset(input_names) if input_names is not None else None
         names["inputs"] = _InputsProxy(state, inputs if inputs is not None else {}, allowed)
     if state.kind == "post":
-        names["results"] = _wrap(dict(results or {}))
+        names["results"] = _result(dict(results or {}))
     return names
