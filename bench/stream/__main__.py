@@ -54,12 +54,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="override the ingestion interval (default: the built-in scheduler's default)")
     parser.add_argument("--sweep-every", type=float, metavar="MINUTES",
                         help="override the sweep interval (default: the built-in scheduler's default)")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE", dest="settings",
+                        help="an app.config setting changed from its default, e.g. ingest_fresh_pass=false "
+                             "(repeatable; default: none, the shipped defaults)")
     parser.add_argument("--json", metavar="PATH", help="write every figure, check and target as JSON")
     args = parser.parse_args(argv)
     if args.events < 100:
         parser.error("--events must be at least 100")
     if args.hours < 1:
         parser.error("--hours must be at least 1")
+    if any("=" not in item for item in args.settings):
+        parser.error("--set takes SETTING=VALUE")
+    args.settings = dict(item.split("=", 1) for item in args.settings)
     return args
 
 
@@ -81,7 +87,7 @@ def _last_phases(args: argparse.Namespace, ds: StreamDataset, sched: Schedule, t
 
     def traced() -> PhaseResult:
         return stream_phase(ds, sched, tail, overlap_minutes=overlap, say=say, name="memory",
-                            traced=busiest_runs(phases["stream"]))
+                            traced=busiest_runs(phases["stream"]), settings=args.settings)
 
     if args.baseline and args.memory_run and args.parallel:
         say("Baseline (naive per-event ingestion at the same schedule, emulator C) beside the memory run (the day "
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     from fn_pp_tap_functions.settings import ingest_settings
 
-    opts = app_options("http://127.0.0.1:1", TAP_PRINCIPAL, TAP_SECRET)
+    opts = app_options("http://127.0.0.1:1", TAP_PRINCIPAL, TAP_SECRET, args.settings)
     overlap = ingest_settings(opts).overlap_minutes
     sched = schedule(opts)
     if args.ingest_every or args.sweep_every:
@@ -129,8 +135,9 @@ def _main(args: argparse.Namespace) -> int:
         f"of minutes to hours, {d['kept_events']:,} kept events; indexing lag median {d['lag_p50_s']:.0f} s, "
         f"{d['late_events']:,} kept events indexed 10-{d['lag_max_s'] / 60:.0f} min late; verdict changes: "
         f"{d['false_positives']} false positives, {d['cleared']} cleared.")
+    changed = f" except {', '.join(f'{k} = {v}' for k, v in args.settings.items())}" if args.settings else ""
     say(f"Production path: run_ingestion and sync_threat_status with the inputs the shipped workflows' scripts set, "
-        f"app.config's default settings (overlap {overlap} min), {sched.describe()}; the schedule runs "
+        f"app.config's default settings{changed} (overlap {overlap} min), {sched.describe()}; the schedule runs "
         f"{ds.hours:g} h + {tail} (late events and verdicts settle) on a simulated clock, runs back to back.")
     say("")
     started = time.perf_counter()
@@ -139,7 +146,7 @@ def _main(args: argparse.Namespace) -> int:
     floor = None
     try:
         say("Stream: the app at the schedule (SOAR emulator process A) ...")
-        phases["stream"] = stream_phase(ds, sched, tail, overlap_minutes=overlap, say=say)
+        phases["stream"] = stream_phase(ds, sched, tail, overlap_minutes=overlap, say=say, settings=args.settings)
         bodies = phases["stream"].bodies
         if bodies:
             say("Floor: parsing and normalising the SIEM answers the app received ...")
@@ -148,7 +155,7 @@ def _main(args: argparse.Namespace) -> int:
             finally:
                 os.unlink(bodies)
         say("Batch: the same events in one catch-up at the end (emulator B) ...")
-        phases["batch"] = batch_phase(ds, sched, tail, overlap_minutes=overlap, say=say)
+        phases["batch"] = batch_phase(ds, sched, tail, overlap_minutes=overlap, say=say, settings=args.settings)
         _last_phases(args, ds, sched, tail, overlap, phases, say)
     except (WorkerError, RuntimeError, TimeoutError, OSError) as err:
         say(f"BROKEN: {err}")
@@ -157,7 +164,7 @@ def _main(args: argparse.Namespace) -> int:
         CANCEL.set()
     say(f"(all phases: {time.perf_counter() - started:,.0f} s)")
     outcome = analyse(ds, phases["stream"], phases.get("batch"), phases.get("baseline"), phases.get("traced"), floor,
-                      full_size=(args.events, args.hours) == FULL_SIZE)
+                      full_size=(args.events, args.hours) == FULL_SIZE, ingest_minutes=sched.ingest_minutes)
     say("")
     report.table(ds, outcome.figures, say)
     say("")
@@ -168,7 +175,7 @@ def _main(args: argparse.Namespace) -> int:
     report.print_targets(outcome, say)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"dataset": d, "schedule": sched.__dict__, "figures": outcome.figures,
+            json.dump({"dataset": d, "schedule": sched.__dict__, "settings": args.settings, "figures": outcome.figures,
                        "checks": [c.__dict__ for c in outcome.checks],
                        "targets": [{"name": t.name, "ok": t.ok, "detail": t.detail} for t in outcome.targets],
                        "phases": {k: v.to_dict() for k, v in phases.items()}}, fh, indent=1, default=str)

@@ -33,7 +33,14 @@ from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_
 from bench.stream.bodies import BodyRecorder
 from bench.stream.dataset import StreamDataset
 from bench.stream.production import Schedule
-from bench.stream.soar_state import IncidentState, count_incidents, open_threats, read_incidents, summarise_calls
+from bench.stream.soar_state import (
+    IncidentState,
+    closed_keys,
+    count_incidents,
+    open_threats,
+    read_incidents,
+    summarise_calls,
+)
 from bench.worker import _cpu_s, _process_cpu_s
 from sim.tap import TapSimulator
 
@@ -106,12 +113,14 @@ class PhaseResult:
     wall_s: float = 0.0
     bodies: str | None = None  # the recorded SIEM answers (stream phase)
     baseline_keys: set[str] = field(default_factory=set)
+    closed_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # group key -> (run kind, ISO moment)
 
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [op for op in self.ops if op["kind"] in kinds]
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "control_id": self.control_id, "wall_s": self.wall_s, "ops": self.ops,
+                "closed_at": self.closed_at,
                 "incidents": [dict(asdict(i), artifacts=len(i.artifacts), row_keys=len(i.row_keys))
                               for i in self.incidents]}
 
@@ -132,7 +141,7 @@ class Phase:
     """The stand-ins and the worker of one phase; :meth:`op` runs and measures one scheduled run."""
 
     def __init__(self, name: str, ds: StreamDataset, *, kind: str = "app", overlap_minutes: int = 30,
-                 record: bool = False) -> None:
+                 record: bool = False, settings: dict[str, str] | None = None) -> None:
         self.result = PhaseResult(name)
         self.ds = ds
         self.clock = SimClock(ds.start)
@@ -152,7 +161,7 @@ class Phase:
             self.worker = Worker({"kind": kind, "soar": self.emulator.opts, "start": ds.start.isoformat(),
                                   "tap": {"base_url": self.tap.base_url, "principal": TAP_PRINCIPAL,
                                           "secret": TAP_SECRET},
-                                  "overlap_minutes": overlap_minutes})
+                                  "overlap_minutes": overlap_minutes, "settings": settings or {}})
             self.result.control_id = self.worker.ready.get("control_id") or None
         except BaseException:
             self.close()
@@ -200,6 +209,9 @@ class Phase:
             "tap_cpu_s": own_cpu, **extra}
         if "incident_keys" in answer:
             self.result.baseline_keys.update(answer["incident_keys"])
+        if (answer["report"] or {}).get("closed"):  # which incidents: read after the run, not counted as its
+            for key in closed_keys(self.client) - set(self.result.closed_at):
+                self.result.closed_at[key] = (kind, moment.isoformat())
         self.result.ops.append(record)
         return record
 
@@ -232,7 +244,8 @@ def _progress(say: Say, phase: Phase, moment: datetime, started: float) -> None:
 
 
 def stream_phase(ds: StreamDataset, schedule: Schedule, tail: timedelta, *, overlap_minutes: int, say: Say,
-                 traced: set[tuple[str, str]] | None = None, name: str = "stream") -> PhaseResult:
+                 traced: set[tuple[str, str]] | None = None, name: str = "stream",
+                 settings: dict[str, str] | None = None) -> PhaseResult:
     """The app at the schedule over the span and its tail: the first (install) run at the start, then each
     scheduled ingestion, the sweep when due, and at :data:`PROBES` an idle probe (a run at the same moment
     right after the scheduled one: TAP holds nothing it has not answered before).
@@ -244,7 +257,7 @@ def stream_phase(ds: StreamDataset, schedule: Schedule, tail: timedelta, *, over
     started = time.perf_counter()
     memory = traced is not None
     chosen = traced or set()
-    with Phase(name, ds, overlap_minutes=overlap_minutes, record=not memory) as phase:
+    with Phase(name, ds, overlap_minutes=overlap_minutes, record=not memory, settings=settings) as phase:
         phase.op("install", ds.start)
         for index, (moment, sweep_due) in enumerate(plan):
             phase.apply_changes(moment)
@@ -279,13 +292,13 @@ def _changed_since(ds: StreamDataset, sweeps: list[dict[str, Any]], moment: date
 
 
 def batch_phase(ds: StreamDataset, schedule: Schedule, tail: timedelta, *, overlap_minutes: int,
-                say: Say) -> PhaseResult:
+                say: Say, settings: dict[str, str] | None = None) -> PhaseResult:
     """The reference: the same events (no verdict changes) ingested by runs at the END of the schedule, back
     to back until caught up, after the same first run at the start."""
     plan = ticks(ds, schedule, tail)
     reference = StreamDataset(ds.size, ds.seed, ds.start, ds.end, ds.events, [], ds.threats, ds.kept_threats,
                               ds.expected_counts)
-    with Phase("batch", reference, overlap_minutes=overlap_minutes) as phase:
+    with Phase("batch", reference, overlap_minutes=overlap_minutes, settings=settings) as phase:
         phase.op("install", ds.start)
         end = plan[-1][0]
         for _ in range(MAX_BATCH_RUNS):

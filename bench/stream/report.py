@@ -63,7 +63,9 @@ def table(ds: StreamDataset, fig: dict[str, Any], say: Say) -> None:
     reads = fig.get("kept_reads")
     if reads:
         hist = ", ".join(f"{'9+' if k == 9 else k}x: {v:,}" for k, v in reads["histogram"].items())
-        say(f"Each kept event was returned {reads['mean']:.2f} times on average, at most {reads['max']} ({hist}).")
+        say(f"Each kept event was returned {reads['mean']:.2f} times on average, at most {reads['max']} ({hist}); "
+            f"the {reads['steady_events']:,} kept events of threats whose verdict did not change "
+            f"{reads['steady_mean']:.2f} times (TAP delivers a threat's events again with a new verdict).")
     say("App CPU = the worker process (only the app runs there) during the runs; the SOAR emulator runs in its own "
         "process and the TAP simulator in the benchmark's, both measured apart. Baseline: IBM's per-event call "
         "pattern (bench/baseline.py) reading the same windows at the same schedule, each event processed once.")

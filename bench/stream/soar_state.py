@@ -123,6 +123,12 @@ def open_threats(client: EmulatorClient) -> tuple[int, int]:
     return len(incidents), len({t for inc in incidents for t in _threat_ids(inc)})
 
 
+def closed_keys(client: EmulatorClient) -> set[str]:
+    """The group keys of the closed TAP incidents (read after a run that reports closes)."""
+    closed = {"field_name": "plan_status", "method": "equals", "value": "C"}
+    return {str((inc.get("properties") or {}).get(F.GROUP_KEY)) for inc in _query(client, [_TAP, closed])}
+
+
 def _number(value: Any) -> int | None:
     try:
         return None if value is None else int(value)

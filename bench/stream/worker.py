@@ -6,7 +6,7 @@ talks JSON lines: the first line on stdin is the job, then one command per line,
 line on stdout:
 
 * job ``{"kind": "app" | "baseline", "soar": {...}, "tap": {"base_url", "principal", "secret"},
-  "start": ISO, "overlap_minutes": n}`` -> ``{"ready": true, "control_id": n}``;
+  "start": ISO, "overlap_minutes": n, "settings": {app.config overrides}}`` -> ``{"ready": true, "control_id": n}``;
 * ``{"op": "ingest" | "sweep", "now": ISO, "trace": bool}`` (kind app): one call of the function's entry
   point (:class:`bench.stream.production.App`) at that simulated moment, with ``tracemalloc`` on for
   that call alone when ``trace`` (tracing slows Python several times over: a memory run traces only the
@@ -54,7 +54,8 @@ def _app(job: dict[str, Any], clock: _Clock) -> tuple[int, dict[str, Callable[[]
     from fn_pp_tap_functions.soar.cases import SoarCases
     from fn_pp_tap_functions.soar.control import ensure_control
 
-    opts = app_options(job["tap"]["base_url"], job["tap"]["principal"], job["tap"]["secret"])
+    opts = app_options(job["tap"]["base_url"], job["tap"]["principal"], job["tap"]["secret"],
+                       job.get("settings") or {})
     # what the built-in scheduler does before it starts a rule: find (or create) the control incident
     control_id = int(ensure_control(SoarCases(resilient.get_client(job["soar"])), now=clock())["id"])
     app = App(job["soar"], opts, control_id, clock)
