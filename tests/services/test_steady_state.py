@@ -55,6 +55,15 @@ def stream(start: datetime, seed: int = 3) -> list[dict[str, Any]]:
     return out
 
 
+def one_incident(cases: SoarCases, make_tap: Any, control: dict[str, Any]) -> tuple[SimClock, Any, str]:
+    """A TAP simulator with one delivered message, ingested: (clock, simulator, the incident's group key)."""
+    clock = SimClock()
+    sim = make_tap({"events": {"messagesDelivered": [
+        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
+    ingest(cases, sim, control, clock)
+    return clock, sim, f"threat:{tid('t')}"
+
+
 def snapshot(cases: SoarCases) -> dict[str, Any]:
     """Everything a SOC sees of each TAP incident that does not depend on when it was written."""
     out = {}
@@ -144,11 +153,7 @@ def test_a_run_with_nothing_new_costs_the_same_few_calls_whatever_the_number_of_
 
 
 def test_notes_coalesce_and_the_description_follows_status_and_recipients(cases, make_tap, control):
-    clock = SimClock()
-    sim = make_tap({"events": {"messagesDelivered": [
-        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
-    ingest(cases, sim, control, clock)
-    key = f"threat:{tid('t')}"
+    clock, sim, key = one_incident(cases, make_tap, control)
     created = one(cases, key)
     assert "Recipients (1):</b> a@corp.example" in created["description"]
     # within one settle span: three new recipients and the first click, all for one incident
@@ -176,11 +181,7 @@ def test_notes_coalesce_and_the_description_follows_status_and_recipients(cases,
 def test_a_run_with_both_passes_writes_each_incident_once_with_one_note(cases, make_tap, control):
     """The settle pass (new recipients) and the fresh pass (the first click) of ONE run touch one incident:
     one change note naming both, not one per pass."""
-    clock = SimClock()
-    sim = make_tap({"events": {"messagesDelivered": [
-        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
-    ingest(cases, sim, control, clock)
-    key = f"threat:{tid('t')}"
+    clock, sim, key = one_incident(cases, make_tap, control)
     created = one(cases, key)
     sim.add_events([{"type": "messagesDelivered", "event": message(f"G{n}", f"{n}@corp.example",
                                                                    [threat_info("t", at="now-50m")], at="now")}
@@ -200,11 +201,7 @@ def test_a_run_with_both_passes_writes_each_incident_once_with_one_note(cases, m
 
 
 def test_an_analysts_edit_survives_and_the_new_state_goes_into_the_note(cases, make_tap, control):
-    clock = SimClock()
-    sim = make_tap({"events": {"messagesDelivered": [
-        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
-    ingest(cases, sim, control, clock)
-    key = f"threat:{tid('t')}"
+    clock, sim, key = one_incident(cases, make_tap, control)
     incident = one(cases, key)
     analyst = "<p>Confirmed phishing. Finance informed; do not change.</p>"
     cases.patch_incident(incident, {"description": {"format": "html", "content": analyst},
