@@ -169,6 +169,8 @@ def test_a_late_indexed_event_is_found_and_notes_and_description_follow(stack, c
     assert ingest(stack, control)["created"] == 1
     key = f"threat:{tid('late')}"
     (inc_id,) = [i["id"] for i in cases.find_by_values("pp_tap_group_key", [key])[key]]
+    assert stack.emulator.wait_rules_idle()  # the enrichment of the new incident writes its note first
+    stack.soar.wait_for_workflows(inc_id)
     before = len(notes_text(stack, inc_id))
     # events created 40 minutes ago that TAP indexed only now (every earlier read of their span missed them);
     # the next settle pass (due: its span is over an hour) finds them, coalesced in one note
