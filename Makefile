@@ -47,6 +47,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.sweep
+	$(BIN)/python -m bench.stream
 
 validate: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/resilient-sdk validate -p . --validate

@@ -10,10 +10,8 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
 
 from bench import report
@@ -26,7 +24,7 @@ from bench.runner import (
     run_size,
     temp_profile_dir,
 )
-from bench.stack import ROOT
+from bench.stack import ROOT, say, stoppable
 
 DEFAULT_SIZES = (1_000, 10_000, 50_000)
 
@@ -91,22 +89,10 @@ def _revision() -> str:
 def main(argv: list[str] | None = None) -> int:
     """SIGTERM ends the benchmark like Ctrl-C: the emulator and worker processes it started are stopped."""
     args = parse_args(argv)
-    if threading.current_thread() is not threading.main_thread():
-        return _main(args)
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return _main(args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return stoppable(lambda: _main(args))
 
 
 def _main(args: argparse.Namespace) -> int:
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-
     profile_dir = None
     if args.profile is not None:
         profile_dir = args.profile or temp_profile_dir()

@@ -93,6 +93,55 @@ class Dataset:
         return {"events": self.events}
 
 
+def new_threat(rng: random.Random, ident: str, name: str, status: str, kind: str | None, campaigns: list[str],
+               threat_time: str) -> Threat:
+    """A threat with a random kind (a fifth attachments) unless given, classification and campaign (30 %)."""
+    kind = kind or ("attachment" if rng.random() < 0.2 else "url")
+    value = ident if kind == "attachment" else f"https://{name}.bad{rng.randrange(50)}.example/login"
+    return Threat(ident, kind, rng.choice(CLASSIFICATIONS), status,
+                  rng.choice(campaigns) if rng.random() < 0.3 else None, value,
+                  f"billing{rng.randrange(10)}@{name}.bad.example", f"Invoice {name} {rng.randrange(1000)}",
+                  threat_time)
+
+
+def attachment_parts(threats: list[Threat]) -> list[dict[str, Any]]:
+    """The messageParts of a message carrying ``threats``: one attached file per attachment threat."""
+    return [{"disposition": "attached", "filename": f"invoice-{t.id[:6]}.xlsm", "md5": t.id[:32], "sha256": t.id,
+             "contentType": "application/vnd.ms-excel", "oContentType": "application/vnd.ms-excel",
+             "sandboxStatus": "threat"} for t in threats if t.kind == "attachment"]
+
+
+def message_event(event_id: str, n: int, guid: str, at: str, threats: list[Threat], rcpt: str,
+                  rng: random.Random) -> dict[str, Any]:
+    """One messagesDelivered/messagesBlocked event (TAP repeats a message once per recipient, same GUID)."""
+    lead = threats[0]
+    return {
+        "id": event_id, "GUID": guid, "QID": f"q{n}", "messageID": f"<{guid}@bad.example>",
+        "messageTime": at, "sender": lead.sender, "senderIP": f"198.51.100.{rng.randrange(1, 255)}",
+        "headerFrom": f"Billing <{lead.sender}>", "headerReplyTo": None, "fromAddress": [lead.sender],
+        "replyToAddress": [], "toAddresses": [rcpt], "ccAddresses": [], "recipient": [rcpt],
+        "subject": lead.subject, "xmailer": None, "messageSize": 2048 + rng.randrange(50_000),
+        "spamScore": rng.randrange(100), "phishScore": rng.randrange(100),
+        "malwareScore": rng.randrange(100), "impostorScore": 0.0, "cluster": "bench_hosted",
+        "policyRoutes": ["default_inbound"], "modulesRun": ["urldefense", "sandbox"],
+        "quarantineFolder": None, "quarantineRule": None, "completelyRewritten": True,
+        "messageParts": attachment_parts(threats), "threatsInfoMap": [t.info() for t in threats],
+    }
+
+
+def click_ip(rng: random.Random) -> str:
+    return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+def click_event(event_id: str, guid: str, at: str, t: Threat, ip: str, recipient: str) -> dict[str, Any]:
+    """One clicksPermitted/clicksBlocked event on URL threat ``t`` (the click carries its threat inline)."""
+    return {"id": event_id, "GUID": guid, "url": t.value, "clickTime": at, "clickIP": ip,
+            "userAgent": "Mozilla/5.0", "recipient": recipient, "sender": t.sender,
+            "senderIP": "198.51.100.7", "messageID": f"<{guid}@bad.example>", "classification": t.classification,
+            "threatID": t.id, "threatURL": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/{t.id}",
+            "threatTime": t.threat_time, "threatStatus": t.status, "campaignId": t.campaign}
+
+
 def generate(size: int, *, now: datetime | None = None, seed: int = 7) -> Dataset:
     """About ``size`` raw events (exactly ``size``) around ``size // 100`` kept threats."""
     if size < 10:
@@ -106,13 +155,7 @@ def generate(size: int, *, now: datetime | None = None, seed: int = 7) -> Datase
     campaigns = [f"c{n:04d}-{TENANT[:8]}-bench" for n in range(max(1, n_kept // 10))]
 
     def make_threat(name: str, status: str, kind: str | None = None) -> Threat:
-        ident = tid(f"bench:{seed}:{size}:{name}")
-        kind = kind or ("attachment" if rng.random() < 0.2 else "url")
-        value = ident if kind == "attachment" else f"https://{name}.bad{rng.randrange(50)}.example/login"
-        return Threat(ident, kind, rng.choice(CLASSIFICATIONS), status,
-                      rng.choice(campaigns) if rng.random() < 0.3 else None, value,
-                      f"billing{rng.randrange(10)}@{name}.bad.example", f"Invoice {name} {rng.randrange(1000)}",
-                      threat_time)
+        return new_threat(rng, tid(f"bench:{seed}:{size}:{name}"), name, status, kind, campaigns, threat_time)
 
     kept = [make_threat(f"k{n}", "active") for n in range(n_kept)]
     kept_url = [t for t in kept if t.kind == "url"] or [make_threat("kurl", "active", "url")]
@@ -136,39 +179,14 @@ def generate(size: int, *, now: datetime | None = None, seed: int = 7) -> Datase
     def message_events(threats: list[Threat], recipients: int, budget: int) -> list[dict[str, Any]]:
         guid = f"bench-{size}-g{next(counter)}"
         at = when()
-        lead = threats[0]
-        parts = []
-        for t in threats:
-            if t.kind == "attachment":
-                parts.append({"disposition": "attached", "filename": f"invoice-{t.id[:6]}.xlsm", "md5": t.id[:32],
-                              "sha256": t.id, "contentType": "application/vnd.ms-excel",
-                              "oContentType": "application/vnd.ms-excel", "sandboxStatus": "threat"})
-        out = []
-        for rcpt in distinct_recipients(min(recipients, budget)):
-            n = next(counter)
-            out.append({
-                "id": f"bench-{size}-m{n}", "GUID": guid, "QID": f"q{n}", "messageID": f"<{guid}@bad.example>",
-                "messageTime": at, "sender": lead.sender, "senderIP": f"198.51.100.{rng.randrange(1, 255)}",
-                "headerFrom": f"Billing <{lead.sender}>", "headerReplyTo": None, "fromAddress": [lead.sender],
-                "replyToAddress": [], "toAddresses": [rcpt], "ccAddresses": [], "recipient": [rcpt],
-                "subject": lead.subject, "xmailer": None, "messageSize": 2048 + rng.randrange(50_000),
-                "spamScore": rng.randrange(100), "phishScore": rng.randrange(100),
-                "malwareScore": rng.randrange(100), "impostorScore": 0.0, "cluster": "bench_hosted",
-                "policyRoutes": ["default_inbound"], "modulesRun": ["urldefense", "sandbox"],
-                "quarantineFolder": None, "quarantineRule": None, "completelyRewritten": True,
-                "messageParts": parts, "threatsInfoMap": [t.info() for t in threats],
-            })
-        return out
+        return [message_event(f"bench-{size}-m{n}", n, guid, at, threats, rcpt, rng)
+                for rcpt in distinct_recipients(min(recipients, budget)) for n in (next(counter),)]
 
-    def click_event(t: Threat) -> dict[str, Any]:
+    def click_events(t: Threat) -> dict[str, Any]:
         n = next(counter)
         guid = f"bench-{size}-g{rng.randrange(1, n + 1)}"
-        return {"id": f"bench-{size}-k{n}", "GUID": guid, "url": t.value, "clickTime": when(),
-                "clickIP": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                "userAgent": "Mozilla/5.0", "recipient": recipient(), "sender": t.sender,
-                "senderIP": "198.51.100.7", "messageID": f"<{guid}@bad.example>", "classification": t.classification,
-                "threatID": t.id, "threatURL": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/{t.id}",
-                "threatTime": t.threat_time, "threatStatus": t.status, "campaignId": t.campaign}
+        at = when()
+        return click_event(f"bench-{size}-k{n}", guid, at, t, click_ip(rng), recipient())
 
     events: dict[str, list[dict[str, Any]]] = {"messagesDelivered": [], "messagesBlocked": [],
                                                 "clicksPermitted": [], "clicksBlocked": []}
@@ -196,14 +214,14 @@ def generate(size: int, *, now: datetime | None = None, seed: int = 7) -> Datase
         used.update(t.id for t in threats if t.status == "active")
     for _ in range(n_clicks):
         t = rng.choice(kept_url)
-        events["clicksPermitted"].append(click_event(t))
+        events["clicksPermitted"].append(click_events(t))
         used.add(t.id)
     for n in range(n_blocked):
         t = rng.choice(blocked_only) if n % 2 == 0 else rng.choice(kept)
         if n % 10 < 7:
             events["messagesBlocked"].extend(message_events([t], 1, 1))
         else:
-            events["clicksBlocked"].append(click_event(t))
+            events["clicksBlocked"].append(click_events(t))
     for _ in range(n_cleared):
         events["messagesDelivered"].extend(message_events([rng.choice(cleared)], 1, 1))
 

@@ -25,7 +25,7 @@ from typing import Any
 import resilient
 
 from bench.dataset import Dataset, fmt, generate
-from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap
+from bench.stack import ROOT, TAP_PRINCIPAL, TAP_SECRET, EmulatorProcess, start_tap, worker_env
 from fn_pp_tap_functions.fields import EVENT_COUNT, EVENTS_TABLE, GROUP_KEY, RECIPIENTS_COUNT
 from fn_pp_tap_functions.settings import IngestSettings
 from fn_pp_tap_functions.soar.cases import SoarCases
@@ -76,13 +76,8 @@ class SizeResult:
 # ------------------------------------------------------------------------------------------------ workers
 
 def run_worker(job: dict[str, Any], *, timeout: float = 3600) -> dict[str, Any]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        env.pop(var, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     proc = subprocess.run([sys.executable, "-m", "bench.worker"], input=json.dumps(job), capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
+                          text=True, cwd=ROOT, env=worker_env(), timeout=timeout)
     if proc.returncode != 0:
         raise WorkerError(f"worker {job['kind']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(proc.stdout)

@@ -15,6 +15,8 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,11 @@ class EmulatorProcess:
         assert self.client is not None
         return {k: v for k, v in self.client.calls().items() if "/_emulator" not in k}
 
+    def path_calls(self) -> dict[str, int]:
+        """Calls per exact method and path since the last reset (which incident each call touched)."""
+        assert self.client is not None
+        return self.client.path_calls()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -100,8 +107,38 @@ def _drain(stream: Any, into: list[str]) -> None:
             into.append(line)
 
 
-def start_tap(scenario: dict[str, Any]) -> TapSimulator:
-    """The TAP simulator (in this process) serving ``scenario``; credentials TAP_PRINCIPAL / TAP_SECRET."""
-    sim = TapSimulator(scenario, principal=TAP_PRINCIPAL, secret=TAP_SECRET)
+def start_tap(scenario: dict[str, Any], clock: Callable[[], datetime] | None = None) -> TapSimulator:
+    """The TAP simulator (in this process) serving ``scenario``; credentials TAP_PRINCIPAL / TAP_SECRET;
+    ``clock``: its "now" (default the real clock)."""
+    sim = TapSimulator(scenario, principal=TAP_PRINCIPAL, secret=TAP_SECRET, clock=clock)
     sim.start()
     return sim
+
+
+def say(text: str = "") -> None:
+    """A benchmark's progress and report line, shown at once."""
+    print(text, flush=True)
+
+
+def stoppable(run: Callable[[], int]) -> int:
+    """``run()`` with SIGTERM ending it like Ctrl-C, so the processes it started are stopped on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process: the repository importable, no proxy between it and loopback."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        env.pop(var, None)
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env

@@ -42,6 +42,16 @@ def _rss_mb() -> float:
 
 
 def _max_rss_mb() -> float:
+    """The process's own peak RSS (``VmHWM``). Not ``ru_maxrss``: on Linux a child started by fork and exec
+    keeps its parent's high-water mark in it, so a worker started by a benchmark holding 300 MB of TAP
+    data would report at least those 300 MB whatever it used itself."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

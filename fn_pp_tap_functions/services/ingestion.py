@@ -272,27 +272,35 @@ class _Run:
             wanted = set(filters["threat_statuses"]) | set(self.close_policy.close_statuses)
             filters = dict(filters, threat_statuses=tuple(sorted(wanted)))
         index = 0
+        carried: list[tuple[str, list[Window]]] = []  # the settle pass's last batch, written with the fresh pass
+        events: dict[str, TapEvent] = {}
         for name in (SETTLE, FRESH):
             windows = [w for n, w in work if n == name]
             batch: list[Window] = []
-            events: dict[str, TapEvent] = {}
             for position, window in enumerate(windows, start=1):
                 index += 1
                 self.progress(f"Window {index} of {len(work)} ({name}): {window.interval}")
                 try:
                     self.read(window, filters, events)
                 except TapAppError:
-                    if batch:  # what was read before a 429 (or a broken answer) is still applied and saved
-                        self.apply(name, batch, events, last=False, force=True)
+                    parts = carried + ([(name, batch)] if batch else [])
+                    if parts:  # what was read before a 429 (or a broken answer) is still applied and saved
+                        self.apply(parts, events, last=False, force=True)
                     elif self.unsaved:
                         self.save({}, release=False)
                     raise
                 batch.append(window)
                 if len(events) >= MAX_BATCH_EVENTS or position == len(windows):
-                    # the settle pass's last batch is saved with the fresh pass's window (one call fewer)
-                    self.apply(name, batch, events, last=index == len(work),
-                               force=position < len(windows))
-                    batch, events = [], {}
+                    parts = [*carried, (name, batch)]
+                    if name == SETTLE and position == len(windows) and index < len(work) \
+                            and len(events) < MAX_BATCH_EVENTS:
+                        # the settle pass's last batch is written together with the fresh pass's window: each
+                        # incident is written once in the run (one change note at most) and saved once
+                        carried = parts
+                    else:
+                        self.apply(parts, events, last=index == len(work), force=position < len(windows))
+                        carried, events = [], {}
+                    batch = []
         self.progress(f"Read {self.report.events_read} events, kept {self.report.kept}: {self.report.created} "
                       f"incidents created, {self.report.updated} updated, {self.report.deferred} left for the "
                       "settle pass")
@@ -326,10 +334,12 @@ class _Run:
             self.budget.add({k: v - before.get(k, 0) for k, v in self.tap.calls.items()}, now=self.now())
         self.report.events_read += count
 
-    def apply(self, name: str, windows: list[Window], events: dict[str, TapEvent], *, last: bool,
+    def apply(self, parts: list[tuple[str, list[Window]]], events: dict[str, TapEvent], *, last: bool,
               force: bool = False) -> None:
-        """Select, group and write the events of a pass's windows read together: each incident is written
-        ONCE for all of them (the settle pass coalesces its whole span), then the cursor moves past them."""
+        """Select, group and write the events of the windows read together (``parts``: pass name and its
+        windows): each incident is written ONCE for all of them (the settle pass coalesces its whole span;
+        with the fresh pass's window of the same run, the fresh events' bookkeeping is written now too), then
+        the cursors move past them."""
         policy = self.request.policy
         report = self.report
         kept_events = list(events.values())
@@ -339,18 +349,19 @@ class _Run:
             report.dropped[reason] = report.dropped.get(reason, 0) + count
         groups = group_events(selection.kept, policy)
         del selection
-        self.writer.write(groups, now=self.now(), urgent_only=name == FRESH)
+        self.writer.write(groups, now=self.now(), urgent_only=all(name == FRESH for name, _ in parts))
         del groups
         if self.close_policy is not None:
             close_from_events(self.cases, self.tap, kept_events, self.close_policy, now=self.now(),
                               on_close=report.count_closed, fence=self.fence, templates=self.request)
-        end = windows[-1].end
-        if name == SETTLE:
-            self.settled = end
-            self.cursor = max(self.cursor, self.settled)
-        else:
-            self.cursor = end
-        self.done.append((name, windows))
+        for name, windows in parts:
+            end = windows[-1].end
+            if name == SETTLE:
+                self.settled = end
+                self.cursor = max(self.cursor, self.settled)
+            else:
+                self.cursor = end
+            self.done.append((name, windows))
         if last or force:
             self.save({}, release=last)
         else:

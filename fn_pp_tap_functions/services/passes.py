@@ -13,6 +13,8 @@ times):
   late events, rows, counts, recipients, last seen, further artifacts (one change note per incident at
   most, none when nothing an analyst cares about changed).
 
+In a run where both are due, ingestion writes the settle pass's last batch together with the fresh pass's
+window (:mod:`.ingestion`), so each incident is written once per run, with one change note at most.
 The settled cursor never passes a span the settle pass has not read, so nothing is lost whatever the fresh
 pass did; ``fresh_pass = False`` drops the fresh pass (one read per event; new threats then reach SOAR
 after the overlap plus up to ``settle_minutes``). The first run (no cursors) settles the look-back and

@@ -137,6 +137,10 @@ class EmulatorClient:
     def calls(self) -> dict[str, int]:
         return self.get("/_emulator/calls")
 
+    def path_calls(self) -> dict[str, int]:
+        """Calls per exact method and path since the last reset (the emulator's own left out)."""
+        return self.get("/_emulator/calls?detail=paths")
+
     def incident_layout(self) -> dict:
         """The layout holding the incident page's tabs, found as resilient-lib finds it."""
         org_type = self.get("/types")["organization"]["type_id"]

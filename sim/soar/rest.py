@@ -57,6 +57,7 @@ class RestApi:
         self.broker = broker
         self.faults = faults
         self.calls: Counter[str] = Counter()
+        self.path_calls: Counter[str] = Counter()  # by exact path: which incident each call touched
         self.refusals: list[dict[str, Any]] = []
         self.calls_lock = threading.Lock()
 
@@ -64,6 +65,8 @@ class RestApi:
     def handle(self, req: Request) -> Response:
         with self.calls_lock:
             self.calls[call_pattern(req.method, req.path)] += 1
+            if not req.path.startswith("/_emulator"):
+                self.path_calls[f"{req.method} {req.path}"] += 1
         if req.path == "/ui" or req.path.startswith("/ui/"):
             return render_ui(self.soar, req)
         fault = None if req.path.startswith("/_emulator") else self.faults.match(req.method, req.path)
@@ -483,13 +486,16 @@ class RestApi:
 
     @route("GET", "/calls")
     def emu_calls(self, req: Request) -> Any:
+        """Calls per pattern (ids replaced by ``{id}``) since the last reset; ``?detail=paths``: per exact path
+        (without the emulator's own), so a benchmark can tell which incident each call touched."""
         with self.calls_lock:
-            return dict(self.calls)
+            return dict(self.path_calls if req.query.get("detail") == "paths" else self.calls)
 
     @route("POST", "/reset-calls")
     def emu_reset_calls(self, req: Request) -> Any:
         with self.calls_lock:
             self.calls.clear()
+            self.path_calls.clear()
             self.refusals.clear()
         return Response(204)
 

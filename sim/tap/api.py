@@ -94,6 +94,7 @@ class TapService:
         self.indexing_lag = indexing_lag
         self._log_lock = threading.Lock()
         self._calls: list[dict[str, Any]] = []
+        self.observers: list[Callable[[dict[str, Any], Response], None]] = []
 
     # ----------------------------------------------------------------- bookkeeping
     def calls(self) -> list[dict[str, Any]]:
@@ -116,20 +117,25 @@ class TapService:
             self._calls.clear()
         self.pools.reset(windows=rate_windows)
 
-    def _record(self, request: Request, endpoint: str, pool: str | None, status: int, principal: str | None) -> None:
+    def _record(self, request: Request, endpoint: str, pool: str | None, status: int, principal: str | None,
+                response: Response | None = None) -> None:
+        """Log the call (SIEM answers with their number of events) and show it to the observers."""
+        call = {
+            "time": format_ms(self.clock()),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query,
+            "endpoint": endpoint,
+            "pool": pool,
+            "status": status,
+            "principal": principal,
+            "events": response.events if response is not None else None,
+        }
         with self._log_lock:
-            self._calls.append(
-                {
-                    "time": format_ms(self.clock()),
-                    "method": request.method,
-                    "path": request.path,
-                    "query": request.query,
-                    "endpoint": endpoint,
-                    "pool": pool,
-                    "status": status,
-                    "principal": principal,
-                }
-            )
+            self._calls.append(call)
+        if response is not None:
+            for observer in self.observers:
+                observer(dict(call), response)
 
     # ----------------------------------------------------------------- dispatch
     def _route(self, path: str) -> tuple[Route | None, str]:
@@ -207,7 +213,7 @@ class TapService:
             response = route.handler(request, params, arg, principal is not None)
         except ApiError as exc:
             response = exc.response()
-        self._record(request, route.endpoint, route.pool, response.status, principal)
+        self._record(request, route.endpoint, route.pool, response.status, principal, response)
         return response
 
     # ----------------------------------------------------------------- SIEM
@@ -221,10 +227,12 @@ class TapService:
             set(query.statuses),
             set(query.threat_types) if query.threat_types else None,
             now - self.indexing_lag,
+            indexed_by=now,
         )
+        count = sum(len(events) for events in arrays.values())
         if query.fmt == "json":
-            return Response(200, render_json(query.end, arrays), "application/json")
-        return Response(200, render_syslog(arrays, now), "text/plain; charset=utf-8")
+            return Response(200, render_json(query.end, arrays), "application/json", events=count)
+        return Response(200, render_syslog(arrays, now), "text/plain; charset=utf-8", events=count)
 
     # ----------------------------------------------------------------- Threat / Campaign
     @staticmethod

@@ -16,6 +16,7 @@ class Response:
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    events: int | None = None  # SIEM answers: how many events they hold (for the call log, not sent)
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -61,7 +61,9 @@ def read_scenario_file(path: str | Path) -> dict[str, Any]:
 def normalize_events(raw: Any) -> list[dict[str, Any]]:
     """Accept ``{"messagesDelivered": [...], ...}`` or ``[{"type": ..., "event": {...}}, ...]``.
 
-    Returns the list form.  Each event must be an object; its SIEM type must be one of the four.
+    Returns the list form.  Each event must be an object; its SIEM type must be one of the four. In the list
+    form an item may say when TAP indexed the event (``"indexedAt"``: an ISO time or ``now-5m``); until
+    then no SIEM query returns it (see :mod:`.state`).
     """
     items: list[dict[str, Any]] = []
     if raw is None:
@@ -80,7 +82,9 @@ def normalize_events(raw: Any) -> list[dict[str, Any]]:
     for index, item in enumerate(items):
         if not isinstance(item, dict) or item.get("type") not in EVENT_TYPES or not isinstance(item.get("event"), dict):
             raise ScenarioError(f"event #{index}: needs 'type' in {EVENT_TYPES} and an 'event' object")
-    return [{"type": item["type"], "event": item["event"]} for item in items]
+        if not set(item) <= {"type", "event", "indexedAt"}:
+            raise ScenarioError(f"event #{index}: unknown keys {sorted(set(item) - {'type', 'event', 'indexedAt'})}")
+    return [{k: item[k] for k in ("type", "event", "indexedAt") if k in item} for item in items]
 
 
 def _normalize_forensics(raw: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:

@@ -245,8 +245,14 @@ class TapSimulator:
 
     @property
     def calls(self) -> list[dict[str, Any]]:
-        """Every TAP request since the last reset: time, method, path, query, endpoint, pool, status."""
+        """Every TAP request since the last reset: time, method, path, query, endpoint, pool, status and,
+        for SIEM answers, the number of events returned."""
         return self.service.calls()
+
+    def observe(self, callback: Callable[[dict[str, Any], Response], None]) -> None:
+        """Call ``callback(call, response)`` after every answered ``/v2/`` request (in the handler's thread):
+        what a benchmark needs to see of the answers, e.g. the SIEM bodies a client received."""
+        self.service.observers.append(callback)
 
     def stats(self) -> dict[str, Any]:
         """``{"total", "endpoints": {template: n}, "statuses": {code: n}, "pools": {pool: {...}}}``."""

@@ -12,6 +12,14 @@ request with the changes made through the control API applied on top:
   entries.  It does *not* move threatTime: a re-attribution is not a new condemnation, so the change
   is only visible in windows read after it, or by asking the Campaign / Threat APIs.
 
+An event may carry the moment TAP indexed it (``indexedAt``): before that moment no SIEM query returns
+it, whatever window it asks for; from then on it is selected by its creation time like any other.
+TAP documents that it indexes some events late (up to about 30 minutes, tap-api.md), which is what a
+client's overlap re-read is for; an event given without ``indexedAt`` is indexed when it is created
+(less the simulator's global indexing lag, if one is set).  Events are kept in creation-time order, so a
+query renders only the events of its window (and those of threats whose status changed since, whose
+creation time may have moved into it).
+
 Message events keep *all* their threatsInfoMap entries when returned, even entries that do not match
 the request's threatType/threatStatus filters (the event matches when any entry matches).  That is the
 stricter reading: TAP returns the event as stored, so a client must check each entry's status itself.
@@ -19,6 +27,7 @@ stricter reading: TAP returns the event as stored, so a client must check each e
 
 from __future__ import annotations
 
+import bisect
 import copy
 import random
 import threading
@@ -39,11 +48,14 @@ class UnknownObject(KeyError):
 
 @dataclass
 class StoredEvent:
-    """One raw event as the scenario (or add_events) gave it."""
+    """One raw event as the scenario (or add_events) gave it, with when TAP indexed it (None: at creation)
+    and its creation time as stored (before any status change moves it)."""
 
     seq: int
     type: str
     raw: dict[str, Any]
+    indexed_at: datetime | None = None
+    created: datetime | None = None
 
 
 def canonical_status(status: object) -> str | None:
@@ -62,6 +74,17 @@ def _threat_entries(event_type: str, event: dict[str, Any]) -> list[dict[str, An
         entries = event.get("threatsInfoMap") or []
         return [entry for entry in entries if isinstance(entry, dict)]
     return [event]
+
+
+def _indexed_at(item: dict[str, Any], index: int) -> datetime | None:
+    """An item's ``indexedAt`` (absolute by now), or None when it has none."""
+    raw = item.get("indexedAt")
+    if raw is None:
+        return None
+    moment = parse_stored_time(raw)
+    if moment is None:
+        raise ValueError(f"event #{index}: indexedAt must be an ISO-8601 time, got {raw!r}")
+    return moment
 
 
 def _threat_id(entry: dict[str, Any]) -> str | None:
@@ -93,6 +116,8 @@ class TapState:
         )
         self.people_data: dict[str, dict[str, Any]] = scenario.get("people", {"vap": {}, "topClickers": {}})
         self.events: list[StoredEvent] = []
+        self._by_created: list[tuple[datetime, int]] = []  # (stored creation time, seq), sorted
+        self._by_threat: dict[str, list[int]] = {}  # threat id -> seqs of the events that carry it
         self._event_ids: set[str] = set()
         self._threat_info: dict[str, dict[str, Any]] = {}
         self._membership: dict[str, str] = {}
@@ -115,11 +140,20 @@ class TapState:
                 if event_id in self._event_ids or event_id in batch_ids:
                     raise ValueError(f"duplicate event id {event_id!r}: TAP never repeats an event id")
                 batch_ids.add(event_id)
-        for item in items:
-            stored = StoredEvent(len(self.events), item["type"], item["event"])
+        indexed = [_indexed_at(item, index) for index, item in enumerate(items)]
+        for item, indexed_at in zip(items, indexed, strict=True):
+            seq = len(self.events)
+            created = creation_time(item["type"], item["event"])
+            stored = StoredEvent(seq, item["type"], item["event"], indexed_at, created)
             self.events.append(stored)
             if isinstance(stored.raw.get("id"), str):
                 self._event_ids.add(stored.raw["id"])
+            if stored.created is not None:
+                bisect.insort(self._by_created, (stored.created, seq))
+            for entry in _threat_entries(stored.type, stored.raw):
+                threat_id = _threat_id(entry)
+                if threat_id:
+                    self._by_threat.setdefault(threat_id, []).append(seq)
             self._learn_threats(stored)
         return len(items)
 
@@ -223,6 +257,28 @@ class TapState:
                 entry["campaignID" if is_message else "campaignId"] = self._campaign_changes[threat_id]
         return event
 
+    def _current_creation(self, stored: StoredEvent) -> datetime | None:
+        """The creation time TAP gives the event now: a status change since moves its threat's time."""
+        entries = _threat_entries(stored.type, stored.raw)
+        changed = [self._status_changes.get(_threat_id(entry) or "") for entry in entries]
+        if not any(changed):
+            return stored.created
+        moments = [parse_stored_time(stored.raw.get("messageTime" if stored.type in MESSAGE_TYPES else "clickTime"))]
+        moments += [change[1] if change else parse_stored_time(entry.get("threatTime"))
+                    for entry, change in zip(entries, changed, strict=True)]
+        present = [moment for moment in moments if moment is not None]
+        return max(present) if present else None
+
+    def _candidates(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        """Every event that may have been created in [start, end): those stored so, and every event of a
+        threat whose status changed (in seq order, so answers do not depend on the index)."""
+        low = bisect.bisect_left(self._by_created, (start, -1))
+        high = bisect.bisect_left(self._by_created, (end, -1))
+        seqs = {seq for _created, seq in self._by_created[low:high]}
+        for threat_id in self._status_changes:
+            seqs.update(self._by_threat.get(threat_id, ()))
+        return [self.events[seq] for seq in sorted(seqs)]
+
     def select_events(
         self,
         types: tuple[str, ...],
@@ -231,23 +287,27 @@ class TapState:
         statuses: set[str],
         threat_types: set[str] | None,
         visible_before: datetime,
+        indexed_by: datetime | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
         """Events of ``types`` created in [start, end), already indexed, matching the filters.
 
-        ``visible_before`` is ``now - indexing lag``: later events exist but are not yet searchable.
+        ``visible_before`` is ``now - indexing lag``: later events exist but are not yet searchable;
+        ``indexed_by`` is ``now``: an event whose ``indexedAt`` is later is not searchable yet either.
         Each array is shuffled: TAP promises no order, and a client must not rely on one.
         """
         wanted_status = {s.lower() for s in statuses}
         wanted_type = {t.lower() for t in threat_types} if threat_types else None
         out: dict[str, list[dict[str, Any]]] = {event_type: [] for event_type in types}
         with self.lock:
-            for stored in self.events:
+            for stored in self._candidates(start, end):
                 if stored.type not in out:
                     continue
-                event = self.render_event(stored)
-                created = creation_time(stored.type, event)
+                if stored.indexed_at is not None and indexed_by is not None and stored.indexed_at > indexed_by:
+                    continue
+                created = self._current_creation(stored)
                 if created is None or not start <= created < end or created > visible_before:
                     continue
+                event = self.render_event(stored)
                 if self._matches(stored.type, event, wanted_status, wanted_type):
                     out[stored.type].append(event)
             for events in out.values():

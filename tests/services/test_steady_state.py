@@ -55,6 +55,15 @@ def stream(start: datetime, seed: int = 3) -> list[dict[str, Any]]:
     return out
 
 
+def one_incident(cases: SoarCases, make_tap: Any, control: dict[str, Any]) -> tuple[SimClock, Any, str]:
+    """A TAP simulator with one delivered message, ingested: (clock, simulator, the incident's group key)."""
+    clock = SimClock()
+    sim = make_tap({"events": {"messagesDelivered": [
+        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
+    ingest(cases, sim, control, clock)
+    return clock, sim, f"threat:{tid('t')}"
+
+
 def snapshot(cases: SoarCases) -> dict[str, Any]:
     """Everything a SOC sees of each TAP incident that does not depend on when it was written."""
     out = {}
@@ -144,11 +153,7 @@ def test_a_run_with_nothing_new_costs_the_same_few_calls_whatever_the_number_of_
 
 
 def test_notes_coalesce_and_the_description_follows_status_and_recipients(cases, make_tap, control):
-    clock = SimClock()
-    sim = make_tap({"events": {"messagesDelivered": [
-        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
-    ingest(cases, sim, control, clock)
-    key = f"threat:{tid('t')}"
+    clock, sim, key = one_incident(cases, make_tap, control)
     created = one(cases, key)
     assert "Recipients (1):</b> a@corp.example" in created["description"]
     # within one settle span: three new recipients and the first click, all for one incident
@@ -173,12 +178,30 @@ def test_notes_coalesce_and_the_description_follows_status_and_recipients(cases,
     assert len(cases.note_texts(after["id"])) == 2
 
 
+def test_a_run_with_both_passes_writes_each_incident_once_with_one_note(cases, make_tap, control):
+    """The settle pass (new recipients) and the fresh pass (the first click) of ONE run touch one incident:
+    one change note naming both, not one per pass."""
+    clock, sim, key = one_incident(cases, make_tap, control)
+    created = one(cases, key)
+    sim.add_events([{"type": "messagesDelivered", "event": message(f"G{n}", f"{n}@corp.example",
+                                                                   [threat_info("t", at="now-50m")], at="now")}
+                    for n in ("b", "c")])
+    clock.advance(minutes=65)
+    sim.add_events([{"type": "clicksPermitted", "event": dict(click("G1", "a@corp.example", "t", at="now-10m"),
+                                                              threatTime="now-50m")}])
+    report = ingest(cases, sim, control, clock)
+    assert report.passes.keys() == {"settle", "fresh"} and report.updated == 1
+    notes = sorted(cases.note_texts(created["id"]))
+    assert len(notes) == 1 and "2 new recipients" in notes[0] and "click" in notes[0].lower(), notes
+    after = one(cases, key)
+    assert after["properties"][F.EVENT_COUNT] == 4 and after["properties"][F.RECIPIENTS_COUNT] == 3
+    clock.advance(minutes=65)  # the next settle pass re-reads the fresh span: nothing new, no note
+    assert ingest(cases, sim, control, clock).updated == 0
+    assert len(cases.note_texts(created["id"])) == 1
+
+
 def test_an_analysts_edit_survives_and_the_new_state_goes_into_the_note(cases, make_tap, control):
-    clock = SimClock()
-    sim = make_tap({"events": {"messagesDelivered": [
-        message("G1", "a@corp.example", [threat_info("t", at="now-50m")], at="now-50m")]}}, clock=clock)
-    ingest(cases, sim, control, clock)
-    key = f"threat:{tid('t')}"
+    clock, sim, key = one_incident(cases, make_tap, control)
     incident = one(cases, key)
     analyst = "<p>Confirmed phishing. Finance informed; do not change.</p>"
     cases.patch_incident(incident, {"description": {"format": "html", "content": analyst},

@@ -278,6 +278,11 @@ def test_faults_and_call_counts(client, emulator):
     assert calls["POST /rest/orgs/{id}/incidents"] == 2
     assert calls["GET /rest/orgs/{id}/incidents/{id}"] == 1
     emulator.clear_faults()
+    paths = client.path_calls()  # per exact path: which incident a call touched; the emulator's own left out
+    assert paths[f"GET /rest/orgs/{client.org_id}/incidents/2095"] == 1
+    assert sum(paths.values()) == sum(v for k, v in client.calls().items() if "/_emulator" not in k)
+    client.post("/_emulator/reset-calls", expect=204)
+    assert client.path_calls() == {}
 
 
 def _named(client, name: str) -> list:
@@ -331,3 +336,24 @@ def test_ui_renders_and_strips_scripts(client, emulator):
     assert "<i>ok</i>" in page and "onerror" not in page and "&lt;b&gt;not bold&lt;/b&gt;" in page
     listing = requests.get(f"{emulator.base_url}/ui/", verify=emulator.cafile, timeout=10)
     assert listing.status_code == 200 and "Incidents" in listing.text
+
+
+def test_call_counts_per_exact_path_tell_incidents_apart(client):
+    """``?detail=paths``: each call under its method and exact path (query left out), so a benchmark knows
+    which incident every call touched; the pattern counts add up to the same total; a reset clears both."""
+    first, second = client.create_incident("first"), client.create_incident("second")
+    client.post("/_emulator/reset-calls", expect=204)
+    base = f"/rest/orgs/{client.org_id}/incidents"
+    for _ in range(3):
+        client.get(f"/incidents/{first['id']}?handle_format=names")
+    client.get(f"/incidents/{second['id']}")
+    client.post(f"/incidents/{second['id']}/comments", {"text": {"format": "text", "content": "a note"}})
+    client.post(f"/incidents/{second['id']}/comments", {"text": {"format": "text", "content": "another"}})
+    paths = client.path_calls()
+    assert paths == {f"GET {base}/{first['id']}": 3, f"GET {base}/{second['id']}": 1,
+                     f"POST {base}/{second['id']}/comments": 2}
+    patterns = {k: v for k, v in client.calls().items() if "/_emulator" not in k}
+    assert patterns == {"GET /rest/orgs/{id}/incidents/{id}": 4,
+                        "POST /rest/orgs/{id}/incidents/{id}/comments": 2}
+    client.post("/_emulator/reset-calls", expect=204)
+    assert client.path_calls() == {}
