@@ -23,6 +23,7 @@ import resilient
 import truth
 from e2e_helpers import SwitchedStack, reset_customizations, run_rule, set_pre_script
 from scenario_builder import message, threat_info
+from sim_helpers import wait_for
 
 from fn_pp_tap_functions.soar import control as ctl
 from fn_pp_tap_functions.soar.cases import SoarCases
@@ -139,13 +140,6 @@ def kill_and_restart(stack) -> None:
         log = workdir / "runtime.log"
         raise AssertionError("the restarted runtime did not subscribe: " +
                              (log.read_text(errors="replace")[-3000:] if log.exists() else "no log")) from None
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 # ----------------------------------------------------------------------------------------- kill -9

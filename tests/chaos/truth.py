@@ -21,9 +21,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from scenario_builder import click, message, threat_info, tid
+
+from fn_pp_tap_functions.soar import control as ctl
+from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
 
 EVENT_COUNT, RECIPIENTS = "pp_tap_event_count", "pp_tap_recipients_count"
 EVENTS_TABLE, EVENT_KEY = "pp_tap_events", "pp_tap_event_key"
@@ -111,10 +115,7 @@ def add_wave2(tap: Any, cases: Any, control_id: int) -> None:
 
 
 def later_cursors(cases: Any, control_id: int, minutes: float) -> None:
-    from datetime import timedelta
-
-    from fn_pp_tap_functions.soar import control as ctl
-    from fn_pp_tap_functions.tap.timestamps import format_tap_time, parse_tap_time
+    """Both cursors of the control incident moved back by ``minutes`` (those it has)."""
     control = cases.get_incident(control_id)
     props = control.get("properties") or {}
     changes = {}
