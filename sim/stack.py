@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.soar.harness import EmulatorClient, SoarEmulator, runtime_env, start_runtime, stop_process
+from sim.soar.harness import EmulatorClient, SoarEmulator, runtime_env, start_runtime, stop_process, wait_finished
 from sim.tap import TapSimulator
 
 APP = "fn_pp_tap_functions"
@@ -184,15 +184,7 @@ class Stack:
 
     def wait_for_runs(self, incident_id: int, timeout: float = 30.0, count: int = 1) -> list[dict]:
         """Wait until the incident has at least ``count`` runs and none is running."""
-        deadline = time.monotonic() + timeout
-        instances: list[dict] = []
-        while time.monotonic() < deadline:
-            instances = self.runs(incident_id)
-            if len(instances) >= count and all(i["status"] != "running" for i in instances):
-                return instances
-            time.sleep(0.2)
-        raise TimeoutError(f"incident {incident_id}: {len(instances)} runs, statuses "
-                           f"{[i['status'] for i in instances]}")
+        return wait_finished(lambda: self.runs(incident_id), f"runs of incident {incident_id}", timeout, count)
 
     def action_body(self, rule: str, properties: dict | None = None) -> dict:
         """The ``action_invocations`` body of a menu item: the rule's, or the playbook's of the same name."""

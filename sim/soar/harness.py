@@ -22,7 +22,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -106,14 +106,8 @@ class EmulatorClient:
 
     def wait_for_workflows(self, incident_id: int, timeout: float = 30.0, count: int = 1) -> list[dict]:
         """Wait until the incident has at least ``count`` workflow instances and none is running."""
-        deadline = time.monotonic() + timeout
-        instances: list[dict] = []
-        while time.monotonic() < deadline:
-            instances = self.workflow_instances(incident_id)
-            if len(instances) >= count and all(i["status"] != "running" for i in instances):
-                return instances
-            time.sleep(0.1)
-        raise TimeoutError(f"workflows of incident {incident_id} not finished after {timeout} s: {instances}")
+        return wait_finished(lambda: self.workflow_instances(incident_id), f"workflows of incident {incident_id}",
+                             timeout, count)
 
     def wait_for_subscription(self, destination: str, timeout: float = 60.0, count: int = 1) -> dict:
         """Wait until ``count`` app instances subscribe to ``actions.{org}.{destination}``."""
@@ -271,3 +265,17 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> int:
             proc.kill()
             proc.wait(5)
     return proc.returncode
+
+
+def wait_finished(instances: Callable[[], list[dict]], what: str, timeout: float = 30.0,
+                  count: int = 1) -> list[dict]:
+    """Wait until ``instances()`` (workflow or playbook instances) holds at least ``count`` and none is
+    running; ``what`` names them in the error."""
+    deadline = time.monotonic() + timeout
+    found: list[dict] = []
+    while time.monotonic() < deadline:
+        found = instances()
+        if len(found) >= count and all(i["status"] != "running" for i in found):
+            return found
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not finished after {timeout} s: {[i['status'] for i in found]}")
