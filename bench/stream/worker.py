@@ -25,8 +25,10 @@ in FILE (see :mod:`bench.stream.bodies`): ``json.loads`` and the app's normalise
 
 from __future__ import annotations
 
+import cProfile
 import json
 import logging
+import os
 import sys
 import time
 import tracemalloc
@@ -107,6 +109,9 @@ def _baseline(job: dict[str, Any], clock: _Clock) -> tuple[int, dict[str, Callab
 def serve(lines: Any, out: Any) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     job = json.loads(next(lines))
+    # BENCH_PROFILE=FILE: cProfile the app's calls (not the job's set-up) and write pstats to FILE.<kind>
+    profile_to = os.environ.get("BENCH_PROFILE")
+    profiler = cProfile.Profile(time.process_time) if profile_to else None  # CPU, not wall
     clock = _Clock(datetime.fromisoformat(job["start"]))
     control_id, ops = (_app if job["kind"] == "app" else _baseline)(job, clock)
     out.write(json.dumps({"ready": True, "control_id": control_id}) + "\n")
@@ -120,7 +125,11 @@ def serve(lines: Any, out: Any) -> int:
         if trace:
             tracemalloc.start()
         cpu, started = _cpu_s(), time.perf_counter()
+        if profiler:
+            profiler.enable()
         result = ops[command["op"]]()
+        if profiler:
+            profiler.disable()
         result.update(cpu_s=_cpu_s() - cpu, wall_s=time.perf_counter() - started,
                       trace_peak_mb=tracemalloc.get_traced_memory()[1] / 2**20 if trace else None)
         if trace:
@@ -128,6 +137,8 @@ def serve(lines: Any, out: Any) -> int:
         result["max_rss_mb"] = _max_rss_mb()
         out.write(json.dumps(result, default=str) + "\n")
         out.flush()
+    if profiler:
+        profiler.dump_stats(f"{profile_to}.{job['kind']}.{os.getpid()}")
     return 0
 
 

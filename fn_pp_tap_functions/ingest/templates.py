@@ -55,6 +55,7 @@ is a :class:`TemplateError` naming the key, before anything of that incident is 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -263,11 +264,12 @@ def _reason(err: BaseException) -> str:
 class IncidentTemplate:
     """A parsed, compiled incident template (immutable after :meth:`parse`)."""
 
-    __slots__ = ("source", "kind", "_env", "_loader", "_name", "_description", "_severity", "_types", "_properties",
-                 "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+    __slots__ = ("source", "kind", "fingerprint", "_env", "_loader", "_name", "_description", "_severity", "_types",
+                 "_properties", "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
 
     source: str
     kind: str
+    fingerprint: str  # the kind and text it was parsed from: equal fingerprints render alike
     _env: BoundedSandbox
     _loader: _Loader
     _name: _Text
@@ -304,6 +306,7 @@ class IncidentTemplate:
             raise _fail(source, None, "the template must be a JSON object {\"name\": ..., ...}.")
         self = cls()
         self.source = source
+        self.fingerprint = hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest()
         sources: dict[str, str] = {}
         html: set[str] = set()
 
@@ -459,31 +462,44 @@ class IncidentTemplate:
                 ) from None
 
     def render(self, group: GroupEvidence, *, now: datetime | None = None,
-               merged: Mapping[str, object] | None = None) -> IncidentDraft:
+               merged: Mapping[str, object] | None = None, evidence_only: bool = False) -> IncidentDraft:
         """The incident draft for ``group``; raises :class:`TemplateError` naming key, line and reason.
 
         ``merged`` (the incident's evidence across runs, :func:`.state.merged_context`) is what every key but
-        ``artifacts`` renders from; artifacts always render from this run's ``group`` (every value of it)."""
+        ``artifacts`` renders from; artifacts always render from this run's ``group`` (every value of it).
+        ``evidence_only``: only what an update takes from the create template (severity, custom fields,
+        artifacts); the name, description, types, owner and members are left empty, since an update
+        re-renders the name and description with :meth:`render_text` and never changes the others, and the
+        description is the costliest key to render."""
         now = now or datetime.now(UTC)
         raw = _context(group, now)
         context = raw if merged is None else dict(raw, group=merged)
         try:
             with render_session(self._env.limits):  # one budget for every key of this incident
-                return self._draft(group, context, raw)
+                return self._evidence(context, raw) if evidence_only else self._draft(group, context, raw)
         except RenderLimitError as err:  # past the bounds between two keys (a limit error names no key)
             raise _fail(self.source, None, _reason(err)) from None
 
-    def _draft(self, group: GroupEvidence, context: dict[str, object], raw: dict[str, object]) -> IncidentDraft:
-        name = self._render(self._name, context)
-        if not name:
-            name = T.line(f"Proofpoint TAP: {group.key}", NAME_LIMIT)
-        types = tuple(dict.fromkeys(v for v in (self._render(t, context) for t in self._types) if v))
+    def _evidence(self, context: dict[str, object], raw: dict[str, object]) -> IncidentDraft:
+        return IncidentDraft(name="", description="", severity=self._render(self._severity, context) or None,
+                             incident_types=(), properties=self._render_properties(context),
+                             artifacts=self._render_artifacts(raw))
+
+    def _render_properties(self, context: dict[str, object]) -> dict[str, object]:
         properties: dict[str, object] = {}
         for prop, spec in self._properties:
             if isinstance(spec, tuple):
                 properties[prop] = list(dict.fromkeys(v for v in (self._render(t, context) for t in spec) if v))
             else:
                 properties[prop] = self._render(spec, context)
+        return properties
+
+    def _draft(self, group: GroupEvidence, context: dict[str, object], raw: dict[str, object]) -> IncidentDraft:
+        name = self._render(self._name, context)
+        if not name:
+            name = T.line(f"Proofpoint TAP: {group.key}", NAME_LIMIT)
+        types = tuple(dict.fromkeys(v for v in (self._render(t, context) for t in self._types) if v))
+        properties = self._render_properties(context)
         members: list[str] = []
         for tmpl in self._members:
             for part in re.split(r"[,;\n]+", self._render(tmpl, context)):

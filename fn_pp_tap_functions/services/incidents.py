@@ -120,6 +120,10 @@ class Writer:
         return apply_owner_rules(self.request.template.render(group, now=self.now, merged=merged),
                                  self.request.owner_rules, group)
 
+    def render_evidence(self, group: GroupEvidence, merged: Mapping[str, object]) -> IncidentDraft:
+        """What an update takes from the create template (no owner: an update never changes it)."""
+        return self.request.template.render(group, now=self.now, merged=merged, evidence_only=True)
+
     def render_text(self, merged: Mapping[str, object]) -> tuple[str | None, str | None, str | None]:
         return self.request.updates.render_text(merged, now=self.now)
 
@@ -205,7 +209,7 @@ class Writer:
 
     def update(self, incident: Incident, group: GroupEvidence, *, urgent_only: bool) -> str:
         for attempt in (1, 2):
-            update = plan_update(IncidentSnapshot.of(incident), group, self.render, self.render_text,
+            update = plan_update(IncidentSnapshot.of(incident), group, self.render_evidence, self.render_text,
                                  closed_policy=self.request.policy.closed_policy, artifact_caps=self.caps,
                                  rows_cap=self.rows_cap)
             if update.is_empty:

@@ -219,6 +219,40 @@ def test_the_templates_are_checked_once_per_read(monkeypatch):
     assert len(checks) == 1 and checks[0][1] is not None and checks[0][2] is None
 
 
+def test_templates_that_passed_are_not_rendered_again_and_a_broken_one_fails_every_time(monkeypatch):
+    # a scheduled run reads the same templates every 5 minutes: the check against the samples is done once
+    # per process for a set that passed; one that fails is reported on every run
+    from collections import OrderedDict
+
+    from fn_pp_tap_functions.ingest import inputs as inputs_module
+
+    renders = []
+    original = inputs_module._render_samples
+    monkeypatch.setattr(inputs_module, "_CHECKED", OrderedDict())
+    monkeypatch.setattr(inputs_module, "_render_samples", lambda *t: renders.append(t) or original(*t))
+    good = '{"name": "checked once: {{ group.key }}"}'
+    for _ in range(3):
+        read_inputs({"pp_tap_incident_template": good})
+    assert len(renders) == 1
+    read_inputs({"pp_tap_incident_template": good, "pp_tap_update_template": '{"name": "u {{ group.key }}"}'})
+    assert len(renders) == 2  # another set of templates is checked
+    for _ in range(2):
+        with pytest.raises(TemplateError, match="nope"):
+            read_inputs({"pp_tap_incident_template": '{"name": "{{ nope.x }}"}'})
+    assert len(renders) == 4
+
+
+def test_evidence_only_renders_what_an_update_takes_and_nothing_else():
+    template = IncidentTemplate.default()
+    group = hostile_group(hostile=False)
+    full = template.render(group)
+    evidence = template.render(group, evidence_only=True)
+    assert (evidence.severity, evidence.properties, evidence.artifacts) == (full.severity, full.properties,
+                                                                           full.artifacts)
+    assert full.name and full.description and evidence.name == evidence.description == ""
+    assert evidence.incident_types == () and evidence.owner is None and evidence.members == ()
+
+
 def test_update_and_close_templates_have_their_own_keys_and_are_checked():
     with pytest.raises(TemplateError, match="unknown key; allowed: name, description, severity"):
         read_inputs({"pp_tap_update_template": '{"name": "x", "artifacts": []}'})
