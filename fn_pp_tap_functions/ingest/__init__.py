@@ -12,7 +12,8 @@ ingestion service (:mod:`fn_pp_tap_functions.services.ingestion`) runs::
         render = lambda g, merged: apply_owner_rules(request.template.render(g, merged=merged), rules, g)
         snapshot = IncidentSnapshot.of(<incident found by pp_tap_group_key>)  # None -> plan_create(group, render)
         action = decide_closed(request.policy, snapshot, group)  # UPDATE / SKIP / NEW / REOPEN / NOTE
-        evidence = lambda g, merged: request.template.render(g, merged=merged, evidence_only=True)
+        evidence = lambda g, merged, filled: request.template.render(g, merged=merged, evidence_only=True,
+                                                                     skip_specs=filled)
         update = plan_update(snapshot, group, evidence, request.updates.render_text, closed_policy=...)
 
 Modules, each importing only those before it: :mod:`.errors`, :mod:`.policy` (the criteria),

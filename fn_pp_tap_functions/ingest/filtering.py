@@ -32,6 +32,7 @@ function result can tell the SOC why nothing (or everything) arrived. Rules, in 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -86,6 +87,13 @@ class Selection:
         return {"seen": self.seen, "kept": len(self.kept), "dropped": dict(self.dropped)}
 
 
+@functools.lru_cache(maxsize=4096)
+def _header_addresses(header: str) -> tuple[str, ...]:
+    """The plain addresses of an attacker-written From header. Cached: a campaign sends the same header in
+    every message, and parsing it was a tenth of a busy run's CPU (at most 4,096 headers of 2,000 chars)."""
+    return tuple(addr for _name, addr in getaddresses([header]) if _PLAIN_ADDRESS.fullmatch(addr or ""))
+
+
 def sender_addresses(event: TapEvent) -> tuple[str, ...]:
     """Lower-case sender addresses of an event: envelope sender, From addresses, the From header's address."""
     found: list[str] = []
@@ -93,10 +101,8 @@ def sender_addresses(event: TapEvent) -> tuple[str, ...]:
     if event.sender:
         candidates.append(event.sender)
     candidates.extend(event.from_addresses)
-    if event.header_from:  # attacker-written header: keep only what parses as a plain address
-        candidates.extend(
-            addr for _name, addr in getaddresses([event.header_from[:2000]]) if _PLAIN_ADDRESS.fullmatch(addr or "")
-        )
+    if event.header_from:
+        candidates.extend(_header_addresses(event.header_from[:2000]))
     for candidate in candidates:
         low = candidate.strip().lower()
         if low and low not in found:

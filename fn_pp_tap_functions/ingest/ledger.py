@@ -77,6 +77,12 @@ class Ledger:
 
     # ------------------------------------------------------------------------------------- reading
 
+    @staticmethod
+    def is_legacy(text: object) -> bool:
+        """What ``parse(text).legacy`` says, without parsing every token."""
+        tokens = text.split() if isinstance(text, str) else []
+        return bool(tokens) and VERSION not in tokens
+
     @classmethod
     def parse(cls, text: object) -> Ledger:
         ledger = cls()

@@ -59,6 +59,9 @@ _CLICKS = (EventType.CLICKS_PERMITTED.value, EventType.CLICKS_BLOCKED.value)
 Render = Callable[[GroupEvidence, Mapping[str, object]], IncidentDraft]
 """The create template (with owner rules) for a group: artifacts from the group, the rest from the merged
 context (the incident's evidence across runs)."""
+RenderEvidence = Callable[[GroupEvidence, Mapping[str, object], frozenset[int]], IncidentDraft]
+"""What an update takes from the create template (``evidence_only``: severity, custom fields, artifacts); the
+third argument names the artifact specs the incident has filled to their cap, which need not be rendered."""
 RenderText = Callable[[Mapping[str, object]], tuple[str | None, str | None, str | None]]
 """The update template: (name, description, severity) from the merged context."""
 
@@ -319,9 +322,10 @@ def plan_create(group: GroupEvidence, render: Render, *, artifact_caps: Mapping[
 # ------------------------------------------------------------------------------------------------- update
 
 
-def new_event_keys(snapshot: IncidentSnapshot, group: GroupEvidence) -> tuple[str, ...]:
-    """Keys of the group's events the incident has not recorded."""
-    ledger = snapshot.ledger
+def new_event_keys(snapshot: IncidentSnapshot, group: GroupEvidence,
+                   ledger: Ledger | None = None) -> tuple[str, ...]:
+    """Keys of the group's events the incident has not recorded (``ledger``: the snapshot's, already parsed)."""
+    ledger = ledger or snapshot.ledger
     return tuple(k for k in group.event_keys if not ledger.knows_event(k))
 
 
@@ -375,7 +379,7 @@ def _click_line(snapshot_types: set[str], group: GroupEvidence) -> str | None:
 def plan_update(
     snapshot: IncidentSnapshot,
     group: GroupEvidence,
-    render: Render | None = None,
+    render: RenderEvidence | None = None,
     render_text: RenderText | None = None,
     *,
     closed_policy: ClosedPolicy | str = ClosedPolicy.NOTE,
@@ -385,9 +389,9 @@ def plan_update(
     """Only what is new in ``group`` for the incident in ``snapshot`` (see the module docstring).
 
     ``render`` (the create template, ``evidence_only``: its name and description are not used) supplies
-    artifacts, custom fields to fill while empty and a severity that may raise the incident's; ``render_text`` (the update template) the name and
-    description. For a CLOSED incident ``closed_policy`` must be ``reopen`` or ``note`` (``new`` is the
-    caller's job: :func:`plan_create`).
+    artifacts, custom fields to fill while empty and a severity that may raise the incident's;
+    ``render_text`` (the update template) the name and description. For a CLOSED incident
+    ``closed_policy`` must be ``reopen`` or ``note`` (``new`` is the caller's job: :func:`plan_create`).
     """
     closed_policy = ClosedPolicy(closed_policy)
     if snapshot.is_closed and closed_policy is ClosedPolicy.NEW:
@@ -405,7 +409,7 @@ def plan_update(
     ledger = snapshot.ledger
     was_full = ledger.full
     old_types = set(_split_list(props.get(F.EVENT_TYPES))) | ledger.event_types()
-    fresh = set(new_event_keys(snapshot, group))
+    fresh = set(new_event_keys(snapshot, group, ledger))
     rows, recipients = _record(ledger, group, fresh, rows_cap - ledger.rows_count)
     set_prop(F.EVENT_COUNT, ledger.event_count)
     set_prop(F.RECIPIENTS_COUNT, ledger.recipients_count)
@@ -464,7 +468,8 @@ def plan_update(
     new_artifacts: tuple[ArtifactDraft, ...] = ()
     severity = None
     if render is not None:
-        draft = render(group, context)
+        filled = frozenset(spec for spec, cap in (artifact_caps or {}).items() if ledger.artifacts_of_spec(spec) >= cap)
+        draft = render(group, context, filled)
         for name, value in draft.properties.items():
             if name not in F.MANAGED_FIELDS and not _empty(value) and _empty(props.get(name)):
                 set_prop(name, value)

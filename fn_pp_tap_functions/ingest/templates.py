@@ -462,7 +462,8 @@ class IncidentTemplate:
                 ) from None
 
     def render(self, group: GroupEvidence, *, now: datetime | None = None,
-               merged: Mapping[str, object] | None = None, evidence_only: bool = False) -> IncidentDraft:
+               merged: Mapping[str, object] | None = None, evidence_only: bool = False,
+               skip_specs: frozenset[int] = frozenset()) -> IncidentDraft:
         """The incident draft for ``group``; raises :class:`TemplateError` naming key, line and reason.
 
         ``merged`` (the incident's evidence across runs, :func:`.state.merged_context`) is what every key but
@@ -470,20 +471,23 @@ class IncidentTemplate:
         ``evidence_only``: only what an update takes from the create template (severity, custom fields,
         artifacts); the name, description, types, owner and members are left empty, since an update
         re-renders the name and description with :meth:`render_text` and never changes the others, and the
-        description is the costliest key to render."""
+        description is the costliest key to render. ``skip_specs``: artifact specs (by number) not to render
+        (an update skips those the incident has filled to their cap)."""
         now = now or datetime.now(UTC)
         raw = _context(group, now)
         context = raw if merged is None else dict(raw, group=merged)
         try:
             with render_session(self._env.limits):  # one budget for every key of this incident
-                return self._evidence(context, raw) if evidence_only else self._draft(group, context, raw)
+                if evidence_only:
+                    return self._evidence(context, raw, skip_specs)
+                return self._draft(group, context, raw)
         except RenderLimitError as err:  # past the bounds between two keys (a limit error names no key)
             raise _fail(self.source, None, _reason(err)) from None
 
-    def _evidence(self, context: dict[str, object], raw: dict[str, object]) -> IncidentDraft:
+    def _evidence(self, context: dict[str, object], raw: dict[str, object], skip: frozenset[int]) -> IncidentDraft:
         return IncidentDraft(name="", description="", severity=self._render(self._severity, context) or None,
                              incident_types=(), properties=self._render_properties(context),
-                             artifacts=self._render_artifacts(raw))
+                             artifacts=self._render_artifacts(raw, skip))
 
     def _render_properties(self, context: dict[str, object]) -> dict[str, object]:
         properties: dict[str, object] = {}
@@ -517,9 +521,15 @@ class IncidentTemplate:
             members=tuple(members),
         )
 
-    def _render_artifacts(self, context: dict[str, object]) -> tuple[ArtifactDraft, ...]:
+    def _render_artifacts(self, context: dict[str, object],
+                          skip: frozenset[int] = frozenset()) -> tuple[ArtifactDraft, ...]:
         seen: dict[tuple[str, str], ArtifactDraft] = {}
-        for art in self._artifacts:
+        if skip:  # a spec whose type another spec may also give takes part in the de-duplication: render it
+            types = [self._literal.get(a.type.key) for a in self._artifacts]
+            skip = frozenset(n for n in skip if types[n] is not None and types.count(types[n]) == 1)
+        for number, art in enumerate(self._artifacts):
+            if number in skip:
+                continue
             if art.each is None:
                 items: list[object] = [None]
             else:
@@ -556,7 +566,7 @@ class IncidentTemplate:
                     description = fixed[art.description.key]
                 else:
                     description = self._render(art.description, local)
-                seen[(kind, value)] = ArtifactDraft(kind, value, description, self._artifacts.index(art))
+                seen[(kind, value)] = ArtifactDraft(kind, value, description, number)
         return tuple(seen.values())
 
     def artifact_caps(self) -> dict[int, int]:

@@ -120,9 +120,11 @@ class Writer:
         return apply_owner_rules(self.request.template.render(group, now=self.now, merged=merged),
                                  self.request.owner_rules, group)
 
-    def render_evidence(self, group: GroupEvidence, merged: Mapping[str, object]) -> IncidentDraft:
+    def render_evidence(self, group: GroupEvidence, merged: Mapping[str, object],
+                        filled: frozenset[int]) -> IncidentDraft:
         """What an update takes from the create template (no owner: an update never changes it)."""
-        return self.request.template.render(group, now=self.now, merged=merged, evidence_only=True)
+        return self.request.template.render(group, now=self.now, merged=merged, evidence_only=True,
+                                            skip_specs=filled)
 
     def render_text(self, merged: Mapping[str, object]) -> tuple[str | None, str | None, str | None]:
         return self.request.updates.render_text(merged, now=self.now)
@@ -178,7 +180,7 @@ class Writer:
         journal = Journal.parse(props.get(F.PENDING))
         if journal is not None and journal.run != self.run:
             incident = reconcile(self.cases, incident, before=self.fence)
-        if Ledger.parse((incident.get("properties") or {}).get(F.LEDGER)).legacy:
+        if Ledger.is_legacy((incident.get("properties") or {}).get(F.LEDGER)):
             incident = self.migrate(incident)
         return incident
 

@@ -34,6 +34,11 @@ def render_with(template):
     return lambda group, merged: template.render(group, merged=merged)
 
 
+def evidence_with(template):
+    return lambda group, merged, filled: template.render(group, merged=merged, evidence_only=True,
+                                                         skip_specs=filled)
+
+
 RENDER = render_with(TEMPLATE)
 
 
@@ -58,7 +63,7 @@ def created(group, incident_id=1, template=TEMPLATE, **kwargs):
 
 
 def update(snapshot, group, template=TEMPLATE, **kwargs):
-    return plan_update(snapshot, group, render_with(template), template.render_text,
+    return plan_update(snapshot, group, evidence_with(template), template.render_text,
                        artifact_caps=template.artifact_caps(), **kwargs)
 
 

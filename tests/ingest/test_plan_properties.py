@@ -31,6 +31,10 @@ def render(group, merged):
     return TEMPLATE.render(group, merged=merged)
 
 
+def evidence(group, merged, filled):
+    return TEMPLATE.render(group, merged=merged, evidence_only=True, skip_specs=filled)
+
+
 @st.composite
 def raw_event(draw, vary_status: bool):
     """One raw SIEM event (array name, event) with an id (TAP never repeats one: the lists are unique by it),
@@ -71,7 +75,7 @@ def run(policy, batch, incidents, rows_cap):
             incidents[key] = apply_create(plan_create(group, render, artifact_caps=CAPS, rows_cap=rows_cap),
                                           len(incidents) + 1)
             continue
-        update = plan_update(incidents[key], group, render, TEMPLATE.render_text, artifact_caps=CAPS,
+        update = plan_update(incidents[key], group, evidence, TEMPLATE.render_text, artifact_caps=CAPS,
                              rows_cap=rows_cap)
         incidents[key] = apply_update(incidents[key], update)
         updates.append(update)

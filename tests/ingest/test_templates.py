@@ -253,6 +253,21 @@ def test_evidence_only_renders_what_an_update_takes_and_nothing_else():
     assert evidence.incident_types == () and evidence.owner is None and evidence.members == ()
 
 
+def test_evidence_skips_filled_specs_unless_another_spec_gives_the_same_type():
+    template = IncidentTemplate.default()
+    group = hostile_group(hostile=False)
+    full = template.render(group, evidence_only=True)
+    kinds = [a.type for a in full.artifacts]
+    recipient = next(a.spec for a in full.artifacts if a.type == "Email Recipient")
+    ip_specs = {n for n, art in enumerate(template._artifacts) if template._literal.get(art.type.key) == "IP Address"}
+    assert "Email Recipient" in kinds and len(ip_specs) == 2
+    skipped = template.render(group, evidence_only=True, skip_specs=frozenset({recipient, *ip_specs}))
+    assert "Email Recipient" not in [a.type for a in skipped.artifacts]
+    # the two IP Address specs de-duplicate each other: they are rendered even when named
+    assert [a for a in full.artifacts if a.type == "IP Address"] == [a for a in skipped.artifacts
+                                                                     if a.type == "IP Address"]
+
+
 def test_update_and_close_templates_have_their_own_keys_and_are_checked():
     with pytest.raises(TemplateError, match="unknown key; allowed: name, description, severity"):
         read_inputs({"pp_tap_update_template": '{"name": "x", "artifacts": []}'})
