@@ -385,9 +385,9 @@ def plan_update(
     """Only what is new in ``group`` for the incident in ``snapshot`` (see the module docstring).
 
     ``render`` (the create template, ``evidence_only``: its name and description are not used) supplies
-    artifacts, custom fields to fill while empty and a severity that may raise the incident's; ``render_text`` (the update template) the name and
-    description. For a CLOSED incident ``closed_policy`` must be ``reopen`` or ``note`` (``new`` is the
-    caller's job: :func:`plan_create`).
+    artifacts, custom fields to fill while empty and a severity that may raise the incident's;
+    ``render_text`` (the update template) the name and description. For a CLOSED incident
+    ``closed_policy`` must be ``reopen`` or ``note`` (``new`` is the caller's job: :func:`plan_create`).
     """
     closed_policy = ClosedPolicy(closed_policy)
     if snapshot.is_closed and closed_policy is ClosedPolicy.NEW:
