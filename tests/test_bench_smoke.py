@@ -86,6 +86,40 @@ def test_stream_dataset_is_deterministic_and_delivered_as_tap_delivers_it():
     assert condemned_later  # some messages appear only when their threat is identified, with their old time
 
 
+def test_stream_expectation_is_exact_unless_a_verdict_comes_within_the_settle_horizon():
+    """At the defaults every count is exact; at a long settle interval a verdict may re-date a threat's events
+    before the settle pass reads them, and its counts are then bounded, from the events created a horizon
+    before the verdict to all of them."""
+    from datetime import UTC, datetime, timedelta
+
+    from bench.stack import TAP_PRINCIPAL, TAP_SECRET
+    from bench.stream.dataset import generate as stream
+    from bench.stream.production import app_options, settle_horizon
+
+    def horizon(**settings: str) -> timedelta:
+        return settle_horizon(app_options("http://127.0.0.1:1", TAP_PRINCIPAL, TAP_SECRET, settings), 5.0)
+
+    assert horizon() == timedelta(minutes=30 + 60)
+    assert horizon(ingest_settle_minutes="360") == timedelta(minutes=30 + 360)
+    assert horizon(ingest_settle_minutes="62") == timedelta(minutes=30 + 65)  # the next run after the interval
+    assert horizon(ingest_settle_minutes="0") == horizon(ingest_fresh_pass="false") == timedelta(minutes=35)
+
+    ds = stream(2000, hours=6, seed=3, start=datetime(2025, 3, 3, tzinfo=UTC))
+    exact = ds.expectation(horizon())
+    assert {k: (e.events, e.recipients) for k, e in exact.items()} == {
+        k: ((n, n), (r, r)) for k, (n, r) in ds.expected_counts.items()}
+    assert all(e.exact and e.must_exist and e.holds(*ds.expected_counts[k]) for k, e in exact.items())
+    late = ds.expectation(timedelta(hours=6))
+    changed = {f"threat:{c.threat_id}": c.at for c in ds.changes}
+    assert changed and {k for k, e in late.items() if not e.exact} == set(changed)
+    for key, e in late.items():
+        n, r = ds.expected_counts[key]
+        assert e.events[1] == n and e.recipients[1] == r and e.holds(n, r)
+        if key in changed:
+            sure = [ev for ev in ds.events if key in ev.kept_for and ev.created + timedelta(hours=6) < changed[key]]
+            assert e.events[0] == len(sure) < n and not e.holds(n + 1, r) and not e.holds(len(sure) - 1, r)
+
+
 def _stream(tmp_path: Any, capsys: Any, *args: str) -> tuple[int, str, dict[str, Any]]:
     from bench.stream.__main__ import main as stream_main
 

@@ -34,7 +34,7 @@ from bench.stream.phases import (
     busiest_runs,
     stream_phase,
 )
-from bench.stream.production import Schedule, app_options, schedule
+from bench.stream.production import Schedule, app_options, schedule, settle_horizon
 
 FULL_SIZE = (50_000, 24.0)
 
@@ -125,8 +125,12 @@ def _main(args: argparse.Namespace) -> int:
     if args.ingest_every or args.sweep_every:
         sched = Schedule(args.ingest_every or sched.ingest_minutes, args.sweep_every or sched.sync_minutes,
                          "overridden on the command line")
-    tail = timedelta(minutes=overlap + 60)
-    ds = generate(args.events, hours=args.hours, seed=args.seed, tail=tail)
+    # the verdicts fall at most an hour past the span whatever the settings (the same data for every setting);
+    # the schedule runs on until a settle pass has read the span's last events, at any settle interval
+    verdicts = timedelta(minutes=overlap + 60)
+    horizon = settle_horizon(opts, sched.ingest_minutes)
+    tail = max(verdicts, horizon)
+    ds = generate(args.events, hours=args.hours, seed=args.seed, tail=verdicts)
     d = ds.describe()
     say(f"Proofpoint TAP stream benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs; app: {_revision()}")
@@ -138,7 +142,8 @@ def _main(args: argparse.Namespace) -> int:
     changed = f" except {', '.join(f'{k} = {v}' for k, v in args.settings.items())}" if args.settings else ""
     say(f"Production path: run_ingestion and sync_threat_status with the inputs the shipped workflows' scripts set, "
         f"app.config's default settings{changed} (overlap {overlap} min), {sched.describe()}; the schedule runs "
-        f"{ds.hours:g} h + {tail} (late events and verdicts settle) on a simulated clock, runs back to back.")
+        f"{ds.hours:g} h + {tail} (late events and verdicts settle: every span is read by a settle pass at most "
+        f"{horizon} after its events were created) on a simulated clock, runs back to back.")
     say("")
     started = time.perf_counter()
     CANCEL.clear()
@@ -164,7 +169,8 @@ def _main(args: argparse.Namespace) -> int:
         CANCEL.set()
     say(f"(all phases: {time.perf_counter() - started:,.0f} s)")
     outcome = analyse(ds, phases["stream"], phases.get("batch"), phases.get("baseline"), phases.get("traced"), floor,
-                      full_size=(args.events, args.hours) == FULL_SIZE, ingest_minutes=sched.ingest_minutes)
+                      full_size=(args.events, args.hours) == FULL_SIZE, ingest_minutes=sched.ingest_minutes,
+                      horizon=horizon)
     say("")
     report.table(ds, outcome.figures, say)
     say("")
@@ -175,7 +181,9 @@ def _main(args: argparse.Namespace) -> int:
     report.print_targets(outcome, say)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"dataset": d, "schedule": sched.__dict__, "settings": args.settings, "figures": outcome.figures,
+            json.dump({"dataset": d, "schedule": sched.__dict__, "settings": args.settings,
+                       "tail_min": tail.total_seconds() / 60, "settle_horizon_min": horizon.total_seconds() / 60,
+                       "figures": outcome.figures,
                        "checks": [c.__dict__ for c in outcome.checks],
                        "targets": [{"name": t.name, "ok": t.ok, "detail": t.detail} for t in outcome.targets],
                        "phases": {k: v.to_dict() for k, v in phases.items()}}, fh, indent=1, default=str)

@@ -37,6 +37,7 @@ from bench.stream.soar_state import (
     IncidentState,
     closed_keys,
     count_incidents,
+    counts_of,
     open_threats,
     read_incidents,
     summarise_calls,
@@ -114,13 +115,15 @@ class PhaseResult:
     bodies: str | None = None  # the recorded SIEM answers (stream phase)
     baseline_keys: set[str] = field(default_factory=set)
     closed_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # group key -> (run kind, ISO moment)
+    # group key -> its incident's (events, recipients) when its threat's verdict came (None: no incident yet)
+    at_verdict: dict[str, tuple[int | None, int | None] | None] = field(default_factory=dict)
 
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [op for op in self.ops if op["kind"] in kinds]
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "control_id": self.control_id, "wall_s": self.wall_s, "ops": self.ops,
-                "closed_at": self.closed_at,
+                "closed_at": self.closed_at, "at_verdict": self.at_verdict,
                 "incidents": [dict(asdict(i), artifacts=len(i.artifacts), row_keys=len(i.row_keys))
                               for i in self.incidents]}
 
@@ -173,10 +176,13 @@ class Phase:
         return self.emulator.client
 
     def apply_changes(self, upto: datetime) -> None:
-        """Proofpoint's verdict changes due by ``upto``, each made at its own moment."""
+        """Proofpoint's verdict changes due by ``upto``, each made at its own moment (with what the threat's
+        incident counted then: a read between runs, never counted as the app's)."""
         assert self.tap is not None
         while self._pending and self._pending[0].at <= upto:
             change = self._pending.pop(0)
+            key = f"threat:{change.threat_id}"
+            self.result.at_verdict[key] = counts_of(self.client, key)
             self.clock.moment = change.at
             self.tap.set_threat_status(change.threat_id, change.status)
         self.clock.moment = upto

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import configparser
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -101,6 +102,18 @@ def schedule(opts: dict[str, dict[str, Any]]) -> Schedule:
     source = ("app.config ships the built-in scheduler off: the README's recommended intervals"
               if not ingest and not sync else "app.config defaults, the README's recommendation where off")
     return Schedule(ingest or RECOMMENDED_INGEST_MINUTES, sync or RECOMMENDED_SYNC_MINUTES, source)
+
+
+def settle_horizon(opts: dict[str, dict[str, Any]], ingest_minutes: float) -> timedelta:
+    """How long after its creation an event's span is surely read by a settle pass, at a regular schedule:
+    the overlap (TAP has indexed it) plus the gap between two settle passes, the settle interval rounded up
+    to the run interval (every run without the fresh pass, or at a settle interval shorter than a run). The
+    README's bound, overlap + settle interval + run interval, is this or more."""
+    from fn_pp_tap_functions.settings import ingest_settings
+
+    settings = ingest_settings(opts)
+    runs = 1 if not settings.fresh_pass else max(1, math.ceil(settings.settle_minutes / ingest_minutes))
+    return timedelta(minutes=settings.overlap_minutes + runs * ingest_minutes)
 
 
 class App:

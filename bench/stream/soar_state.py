@@ -123,6 +123,15 @@ def open_threats(client: EmulatorClient) -> tuple[int, int]:
     return len(incidents), len({t for inc in incidents for t in _threat_ids(inc)})
 
 
+def counts_of(client: EmulatorClient, key: str) -> tuple[int | None, int | None] | None:
+    """(event count, recipients count) of the incident of a group key (the lowest id), None without one."""
+    found = list(_query(client, [{"field_name": f"properties.{F.GROUP_KEY}", "method": "equals", "value": key}]))
+    if not found:
+        return None
+    props = found[0].get("properties") or {}
+    return _number(props.get(F.EVENT_COUNT)), _number(props.get(F.RECIPIENTS_COUNT))
+
+
 def closed_keys(client: EmulatorClient) -> set[str]:
     """The group keys of the closed TAP incidents (read after a run that reports closes)."""
     closed = {"field_name": "plan_status", "method": "equals", "value": "C"}
