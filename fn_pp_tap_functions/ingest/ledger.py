@@ -57,6 +57,11 @@ def artifact_digest(type_name: str, value: str) -> str:
     return digest(f"{type_name}|{value}")
 
 
+def _is_legacy(tokens: list[str]) -> bool:
+    """A ledger written before this format: it has entries but no version mark."""
+    return bool(tokens) and VERSION not in tokens
+
+
 @dataclass
 class Ledger:
     """A parsed ledger (mutable while a plan is made; :meth:`text` is what goes back into the field).
@@ -80,14 +85,13 @@ class Ledger:
     @staticmethod
     def is_legacy(text: object) -> bool:
         """What ``parse(text).legacy`` says, without parsing every token."""
-        tokens = text.split() if isinstance(text, str) else []
-        return bool(tokens) and VERSION not in tokens
+        return _is_legacy(text.split() if isinstance(text, str) else [])
 
     @classmethod
     def parse(cls, text: object) -> Ledger:
         ledger = cls()
         tokens = text.split() if isinstance(text, str) else []
-        ledger.legacy = bool(tokens) and VERSION not in tokens
+        ledger.legacy = _is_legacy(tokens)
         for token in tokens:
             if token == LEDGER_FULL:
                 ledger.full = True

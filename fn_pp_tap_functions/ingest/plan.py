@@ -325,7 +325,7 @@ def plan_create(group: GroupEvidence, render: Render, *, artifact_caps: Mapping[
 def new_event_keys(snapshot: IncidentSnapshot, group: GroupEvidence,
                    ledger: Ledger | None = None) -> tuple[str, ...]:
     """Keys of the group's events the incident has not recorded (``ledger``: the snapshot's, already parsed)."""
-    ledger = ledger or snapshot.ledger
+    ledger = snapshot.ledger if ledger is None else ledger
     return tuple(k for k in group.event_keys if not ledger.knows_event(k))
 
 

@@ -265,7 +265,8 @@ class IncidentTemplate:
     """A parsed, compiled incident template (immutable after :meth:`parse`)."""
 
     __slots__ = ("source", "kind", "fingerprint", "_env", "_loader", "_name", "_description", "_severity", "_types",
-                 "_properties", "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item")
+                 "_properties", "_artifacts", "_owner", "_members", "_each", "_compiled", "_literal", "_uses_item",
+                 "_own_type")
 
     source: str
     kind: str
@@ -286,6 +287,9 @@ class IncidentTemplate:
         self._compiled: dict[str, Template] = {}
         self._literal: dict[str, str] = {}  # sources without Jinja syntax: no render needed
         self._uses_item: set[str] = set()  # artifact templates that read ``item`` (rendered per item)
+        # artifact specs with a literal type no other spec gives: the only ones an update may skip, since
+        # specs that give the same type de-duplicate each other's values
+        self._own_type: frozenset[int] = frozenset()
 
     # -------------------------------------------------------------------------------- parsing
 
@@ -436,6 +440,8 @@ class IncidentTemplate:
                     self._each[art.key] = self._env.compile_expression(art.each, undefined_to_none=False)
                 except TemplateSyntaxError as err:
                     raise _fail(source, f"{art.key}.each", _reason(err), 1) from None
+        types = [self._literal.get(art.type.key) for art in self._artifacts]
+        self._own_type = frozenset(n for n, t in enumerate(types) if t is not None and types.count(t) == 1)
         return self
 
     @classmethod
@@ -524,9 +530,7 @@ class IncidentTemplate:
     def _render_artifacts(self, context: dict[str, object],
                           skip: frozenset[int] = frozenset()) -> tuple[ArtifactDraft, ...]:
         seen: dict[tuple[str, str], ArtifactDraft] = {}
-        if skip:  # a spec whose type another spec may also give takes part in the de-duplication: render it
-            types = [self._literal.get(a.type.key) for a in self._artifacts]
-            skip = frozenset(n for n in skip if types[n] is not None and types.count(types[n]) == 1)
+        skip &= self._own_type
         for number, art in enumerate(self._artifacts):
             if number in skip:
                 continue

@@ -4,8 +4,10 @@ key holds exactly apikey_permissions.txt; SOAR would have answered those calls 4
 from __future__ import annotations
 
 import pytest
+import resilient
 from e2e_helpers import AUTOMATIONS
 
+from fn_pp_tap_functions.soar.cases import SoarCases
 from sim.stack import Stack
 
 
@@ -27,6 +29,12 @@ def stack(running, automation):
     """The running stack with the workflows or the playbooks switched on."""
     running.use_automation(automation)
     return running
+
+
+@pytest.fixture
+def cases(stack):
+    """The app's SOAR access to the stack's emulator: a real resilient client with the app's API key."""
+    return SoarCases(resilient.get_client(stack.emulator.app_opts()))
 
 
 @pytest.fixture(autouse=True)

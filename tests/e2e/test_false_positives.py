@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import resilient
 from e2e_helpers import (
     SwitchedStack,
     incident,
@@ -81,11 +80,6 @@ def stack(running, automation):
     reset_customizations(running)
     running.use_automation(automation)
     return running
-
-
-@pytest.fixture
-def cases(stack):
-    return SoarCases(resilient.get_client(stack.emulator.app_opts()))
 
 
 @pytest.fixture

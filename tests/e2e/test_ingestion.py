@@ -15,7 +15,6 @@ from pathlib import Path
 
 import e2e_helpers
 import pytest
-import resilient
 from e2e_helpers import SwitchedStack
 from scenario_builder import click, message, threat_info, tid
 
@@ -74,11 +73,6 @@ def stack(running, automation):
     set_pre_script(running, pp_tap_owner_rules=OWNER_RULES)
     running.use_automation(automation)
     return running
-
-
-@pytest.fixture
-def cases(stack):
-    return SoarCases(resilient.get_client(stack.emulator.app_opts()))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 import e2e_helpers
 import pytest
-import resilient
 from e2e_helpers import SwitchedStack, incident, notes_text, rewind_fresh, run_rule
 from scenario_builder import click, message, threat_info, tid
 
@@ -75,11 +74,6 @@ def stack(running):
     running.fresh_world({"events": {}}, clock=CLOCK)
     e2e_helpers.reset_customizations(running)
     return running
-
-
-@pytest.fixture
-def cases(stack):
-    return SoarCases(resilient.get_client(stack.emulator.app_opts()))
 
 
 @pytest.fixture

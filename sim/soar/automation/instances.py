@@ -19,12 +19,18 @@ mirror the workflow instance's [I].
 from __future__ import annotations
 
 import copy
+import logging
 import threading
+import traceback
+from collections.abc import Callable
 from typing import Any
 
-from sim.soar.documents import Doc, Ref, now_ms
-from sim.soar.errors import not_found
+from sim.soar.documents import Doc, Ref, jsonable, now_ms
+from sim.soar.engine import EngineError, WorkflowOutcome
+from sim.soar.errors import SoarError, not_found
 from sim.soar.store import Store
+
+LOG = logging.getLogger("sim.soar")
 
 
 class WorkflowInstances:
@@ -33,6 +39,7 @@ class WorkflowInstances:
     kind = "workflow_instance"
     id_key = "workflow_instance_id"
     what = "Workflow instance"
+    keeps_results = False
 
     def __init__(self, store: Store, lock: threading.RLock) -> None:
         self.store = store
@@ -83,6 +90,26 @@ class WorkflowInstances:
                 out.append(copy.deepcopy(doc))
             return out
 
+    def finish(self, iid: int, run: Callable[[], WorkflowOutcome]) -> None:
+        """Run the instance (``run``: the engine call) and record how it ended. An engine or SOAR error
+        terminates it with its message; anything else is the emulator's own fault: logged with its traceback,
+        and the instance terminated with an "emulator error" reason."""
+        status, reason, props, results, log = "terminated", None, {}, {}, []
+        try:
+            outcome = run()
+            status, reason, props, log = outcome.status, outcome.reason, outcome.properties or {}, outcome.log or []
+            results = {r["result_name"]: r["result"] for r in outcome.results if r.get("result_name")}
+        except (EngineError, SoarError) as exc:
+            reason = str(exc)
+        except Exception as exc:
+            LOG.error("%s %s failed in the emulator: %s\n%s", self.what.lower(), iid, exc, traceback.format_exc())
+            reason = f"emulator error: {exc}"
+        changes: dict[str, Any] = {"status": status, "terminate_reason": reason, "end_date": now_ms(),
+                                   "properties": jsonable(props), "log": [str(line) for line in log]}
+        if self.keeps_results:
+            changes["results"] = jsonable(results)
+        self.update(iid, **changes)
+
     def update(self, iid: int, **changes: Any) -> None:
         with self.lock:
             doc = self.store.get(self.kind, iid)
@@ -124,6 +151,7 @@ class PlaybookInstances(WorkflowInstances):
     kind = "playbook_instance"
     id_key = "id"
     what = "Playbook instance"
+    keeps_results = True  # a playbook instance keeps its results by output name (the module docstring)
 
     def new_run(self, pb: Doc, activation: str, object_type: str, inc_id: int | None, artifact_id: int | None,
                 inputs: Doc, status: str = "running", reason: str | None = None) -> int:

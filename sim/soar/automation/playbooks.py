@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from typing import Any
 
 from sim.soar.automation.host import CoreHost
 from sim.soar.automation.instances import PlaybookInstances
 from sim.soar.catalog import is_empty, to_internal, to_output
-from sim.soar.documents import Doc, jsonable, now_ms, public
-from sim.soar.engine import EngineError, rule_matches, run_playbook
+from sim.soar.documents import Doc, public
+from sim.soar.engine import WorkflowOutcome, rule_matches, run_playbook
 from sim.soar.errors import SoarError, bad_request, not_found
 from sim.soar.org import Org
 from sim.soar.playbook_import import activation_rule
@@ -114,24 +113,16 @@ class PlaybookRuns:
     # -- one run ------------------------------------------------------------------------------------
     def execute(self, iid: int) -> None:
         inst = self.instances.get(iid)
-        pb = self.registry.playbook(inst["playbook"]["name"])
-        status, reason, props, results, log = "terminated", None, {}, {}, []
-        try:
+
+        def run() -> WorkflowOutcome:
+            pb = self.registry.playbook(inst["playbook"]["name"])
             if pb is None:
                 raise SoarError(404, f"playbook '{inst['playbook']['name']}' no longer exists")
             ctx = {"object_type": inst["object"]["object_type"], "incident_id": inst["incident_id"],
                    "artifact_id": inst["artifact_id"], "rule_properties": {}, "playbook_instance_id": iid,
                    "playbook": public(pb), "workflow": None, "workflow_instance_id": None,
                    "principal": self.org.api_principal}
-            outcome = run_playbook(self.registry.playbook_model(pb), self.host, ctx, playbook=pb,
-                                   inputs=inst.get("inputs") or {})
-            status, reason, props, log = outcome.status, outcome.reason, outcome.properties or {}, outcome.log or []
-            results = {r["result_name"]: r["result"] for r in outcome.results if r.get("result_name")}
-        except (EngineError, SoarError) as exc:
-            reason = str(exc)
-        except Exception as exc:
-            LOG.error("playbook instance %s failed in the emulator: %s\n%s", iid, exc, traceback.format_exc())
-            reason = f"emulator error: {exc}"
-        self.instances.update(iid, status=status, terminate_reason=reason, end_date=now_ms(),
-                              properties=jsonable(props), results=jsonable(results), log=[str(x) for x in log])
+            return run_playbook(self.registry.playbook_model(pb), self.host, ctx, playbook=pb,
+                                inputs=inst.get("inputs") or {})
+        self.instances.finish(iid, run)
 

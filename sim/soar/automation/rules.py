@@ -39,13 +39,13 @@ from sim.soar.automation.instances import PlaybookInstances, WorkflowInstances
 from sim.soar.automation.playbooks import PlaybookRuns
 from sim.soar.catalog import is_empty, to_internal, to_output
 from sim.soar.children import Artifacts, Rows
-from sim.soar.documents import Change, Doc, Ref, jsonable, now_ms, public
+from sim.soar.documents import Change, Doc, Ref, public
 from sim.soar.engine import (
     Effect,
     EffectError,
-    EngineError,
     ScriptFailed,
     SetField,
+    WorkflowOutcome,
     rule_matches,
     run_script,
     run_workflow,
@@ -348,24 +348,14 @@ class Automation:
     # -- workflow instances -----------------------------------------------------------------------
     def _execute_instance(self, iid: int) -> None:
         inst = self.instances.get(iid)
-        wf = self.registry.workflow(inst["workflow"]["programmatic_name"])
-        status, reason, props, log = "terminated", None, {}, []
-        try:
+
+        def run() -> WorkflowOutcome:
+            wf = self.registry.workflow(inst["workflow"]["programmatic_name"])
             if wf is None:
                 raise SoarError(404, f"workflow '{inst['workflow']['programmatic_name']}' no longer exists")
             ctx = {"object_type": inst["object"]["object_type"], "incident_id": inst["incident_id"],
                    "artifact_id": inst["artifact_id"], "rule_properties": inst.get("rule_properties") or {},
                    "workflow_instance_id": iid, "workflow": public(wf), "principal": self.org.api_principal}
-            outcome = run_workflow(self.registry.workflow_model(wf), self.host, ctx)
-            status = outcome.status
-            reason = outcome.reason
-            props = outcome.properties or {}
-            log = outcome.log or []
-        except (EngineError, SoarError) as exc:
-            reason = str(exc)
-        except Exception as exc:
-            LOG.error("workflow instance %s failed in the emulator: %s\n%s", iid, exc, traceback.format_exc())
-            reason = f"emulator error: {exc}"
-        self.instances.update(iid, status=status, terminate_reason=reason, end_date=now_ms(),
-                              properties=jsonable(props), log=[str(line) for line in log])
+            return run_workflow(self.registry.workflow_model(wf), self.host, ctx)
+        self.instances.finish(iid, run)
 
